@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Build BVLC Caffe 1.0 from Debian's `caffe` source package into CAFFE_HOME.
+#
+#   caffe_build/build.sh CAFFE_HOME PYTHON [cpu|cuda|auto]
+#
+# PYTHON is the interpreter pycaffe is built for (the project's venv; numpy must be installed in it).
+# A stamp file in CAFFE_HOME makes a second run with the same recipe a no-op.
+set -euo pipefail
+
+CAFFE_HOME=$(realpath -m "${1:?usage: build.sh CAFFE_HOME PYTHON [cpu|cuda|auto]}")
+PYTHON=${2:?usage: build.sh CAFFE_HOME PYTHON [cpu|cuda|auto]}
+FLAVOUR=${3:-auto}
+HERE=$(cd "$(dirname "$0")" && pwd)
+VERSION=1.0.0+git20180821.99bd997-8
+UPSTREAM=1.0.0+git20180821.99bd997
+JOBS=${JOBS:-$(nproc)}
+# compute capabilities of the CUDA build: Volta, Ampere, Ada, Hopper
+CUDA_ARCHS=${CUDA_ARCHS:-70 80 86 89 90}
+
+say() { printf '[caffe] %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# --- which flavour ----------------------------------------------------------
+# A CUDA toolkit counts when cuBLAS's headers sit beside its own nvcc (PREFIX/bin/nvcc and
+# PREFIX/include/cublas_v2.h): a compiler-only CUDA never counts, whatever else /usr/include holds.
+# auto: CUDA when CUDA_HOME's nvcc, else the nvcc on PATH, counts; otherwise the CPU.
+# cuda: CUDA_HOME's toolkit, else the PATH's when it counts, else Debian's (/usr/bin/nvcc, from the
+# non-free component; install_cuda.sh installs it and its g++-11 when they are missing).
+toolkit_root() { dirname "$(dirname "$(realpath -m "$1")")"; }
+complete_toolkit() { [ -x "$1" ] && [ -e "$(toolkit_root "$1")/include/cublas_v2.h" ]; }
+path_nvcc() {
+  if [ -n "${CUDA_HOME:-}" ]; then echo "$CUDA_HOME/bin/nvcc"; else command -v nvcc || true; fi
+}
+cuda_usable() { local c; c=$(path_nvcc); [ -n "$c" ] && complete_toolkit "$c"; }
+find_nvcc() {
+  local c; c=$(path_nvcc)
+  if [ -n "${CUDA_HOME:-}" ] || { [ -n "$c" ] && complete_toolkit "$c"; }; then echo "$c"
+  else echo /usr/bin/nvcc; fi
+}
+if [ "$FLAVOUR" = auto ]; then
+  if cuda_usable; then FLAVOUR=cuda; else FLAVOUR=cpu; fi
+fi
+case "$FLAVOUR" in cpu|cuda) ;; *) die "flavour must be cpu, cuda or auto, not '$FLAVOUR'";; esac
+NVCC=; [ "$FLAVOUR" = cpu ] || NVCC=$(find_nvcc)
+
+STAMP_WANT="caffe $VERSION $FLAVOUR python=$("$PYTHON" -c 'import sys;print(sys.version.split()[0])') recipe=$(cat "$HERE"/build.sh "$HERE"/patches/*.patch | md5sum | cut -c1-12)"
+if [ "$FLAVOUR" = cuda ]; then STAMP_WANT="$STAMP_WANT nvcc=$NVCC archs=${CUDA_ARCHS// /,}"; fi
+if [ -f "$CAFFE_HOME/.stamp" ] && [ "$(cat "$CAFFE_HOME/.stamp")" = "$STAMP_WANT" ] \
+   && [ -x "$CAFFE_HOME/bin/caffe" ]; then
+  say "already installed in $CAFFE_HOME ($FLAVOUR)"
+  exit 0
+fi
+say "building Caffe $VERSION ($FLAVOUR) into $CAFFE_HOME with $JOBS jobs"
+START=$(date +%s)
+
+# --- build dependencies from Debian --------------------------------------------
+DEPS="cmake make g++ patch xz-utils libboost-filesystem-dev libboost-system-dev libboost-thread-dev
+      libboost-python-dev libgflags-dev libgoogle-glog-dev libhdf5-dev libleveldb-dev liblmdb-dev
+      libopenblas-dev libopencv-dev libprotobuf-dev libprotoc-dev libsnappy-dev protobuf-compiler"
+missing=$(for p in $DEPS; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'ok installed' || echo "$p"; done)
+if [ -n "$missing" ]; then
+  say "installing from Debian: $(echo $missing)"
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  command -v $SUDO apt-get >/dev/null || die "need root to install: $(echo $missing)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+if [ "$FLAVOUR" = cuda ]; then
+  if [ "$(toolkit_root "$NVCC")" = /usr ]; then bash "$HERE/install_cuda.sh"; fi
+  complete_toolkit "$NVCC" || die "no complete CUDA toolkit at $NVCC (nvcc and cublas_v2.h); unset CUDA_HOME for Debian's"
+fi
+
+# --- the source package, through a private apt list ------------------------------
+WORK="$CAFFE_HOME/.work"
+mkdir -p "$WORK/apt/lists/partial" "$WORK/download"
+# Debian's mirror as this machine's apt already knows it, so that no host is written down here.
+mirror=$(awk '/^URIs:/{for(i=2;i<=NF;i++) if ($i !~ /security/) {print $i; exit}}' \
+           /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1)
+[ -n "$mirror" ] || mirror=$(awk '$1=="deb" && $0 !~ /security/ {for(i=2;i<=NF;i++) if ($i ~ /:\/\//) {print $i; exit}}' \
+           /etc/apt/sources.list 2>/dev/null | head -n1)
+mirror=${DEBIAN_MIRROR:-$mirror}
+[ -n "$mirror" ] || die "no Debian mirror found in /etc/apt; set DEBIAN_MIRROR"
+echo "deb-src $mirror bullseye main" > "$WORK/apt/sources.list"
+APT=(apt-get -o "Dir::Etc::SourceList=$WORK/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+     -o "Dir::State::Lists=$WORK/apt/lists" -o APT::Sandbox::User=root)
+orig="$WORK/download/caffe_$UPSTREAM.orig.tar.gz"
+deb="$WORK/download/caffe_$VERSION.debian.tar.xz"
+if [ ! -s "$orig" ] || [ ! -s "$deb" ]; then
+  say "fetching the caffe $VERSION source package (bullseye deb-src)"
+  "${APT[@]}" -qq update
+  (cd "$WORK/download" && "${APT[@]}" -qq source --download-only "caffe=$VERSION")
+fi
+
+SRC="$WORK/src"
+rm -rf "$SRC" && mkdir -p "$SRC"
+tar -xzf "$orig" -C "$SRC"
+tar -xJf "$deb" -C "$SRC"
+# Debian's own patches (OpenCV 4, Python 3, CMake), in their series order, then ours for bookworm.
+while read -r p; do
+  case "$p" in ''|'#'*) continue;; esac
+  patch -s -d "$SRC" -p1 < "$SRC/debian/patches/$p"
+done < "$SRC/debian/patches/series"
+for p in "$HERE"/patches/*.patch; do
+  patch -s -d "$SRC" -p1 < "$p"
+done
+
+# --- configure, build, install -------------------------------------------------
+read -r PY_INC PY_LIB < <("$PYTHON" - <<'EOF'
+import sysconfig, os
+inc = sysconfig.get_paths()["include"]
+libdir = sysconfig.get_config_var("LIBDIR")
+lib = os.path.join(libdir, sysconfig.get_config_var("LDLIBRARY"))
+print(inc, lib)
+EOF
+)
+CMAKE_ARGS=(
+  -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$CAFFE_HOME"
+  -DCMAKE_INSTALL_RPATH="$CAFFE_HOME/lib" -DCMAKE_INSTALL_RPATH_USE_LINK_PATH=ON
+  -DBLAS=Open -DBUILD_docs=OFF -DBUILD_matlab=OFF -DBUILD_python=ON -DBUILD_python_layer=ON
+  -Dpython_version=3 -DPYTHON_EXECUTABLE="$(command -v "$PYTHON")"
+  -DPYTHON_INCLUDE_DIR="$PY_INC" -DPYTHON_LIBRARY="$PY_LIB"
+  -DUSE_LMDB=ON -DUSE_LEVELDB=ON -DUSE_OPENCV=ON -DUSE_CUDNN=OFF
+)
+if [ "$FLAVOUR" = cpu ]; then
+  CMAKE_ARGS+=(-DCPU_ONLY=ON)
+else
+  CMAKE_ARGS+=(-DCPU_ONLY=OFF -DCUDA_ARCH_NAME=Manual -DCUDA_ARCH_BIN="$CUDA_ARCHS"
+               -DCUDA_ARCH_PTX="${CUDA_ARCHS##* }" -DCUDA_TOOLKIT_ROOT_DIR="$(toolkit_root "$NVCC")"
+               -DCUDA_NVCC_EXECUTABLE="$NVCC")
+  # nvcc 11.8 refuses gcc 12; Debian's toolkit brings g++-11 for it
+  if command -v g++-11 >/dev/null; then CMAKE_ARGS+=(-DCUDA_HOST_COMPILER=/usr/bin/g++-11); fi
+fi
+BUILD="$WORK/build"
+rm -rf "$BUILD" && mkdir -p "$BUILD"
+cmake -S "$SRC" -B "$BUILD" "${CMAKE_ARGS[@]}" > "$WORK/cmake.log" 2>&1 \
+  || { tail -n 30 "$WORK/cmake.log" >&2; die "cmake failed; full log in $WORK/cmake.log"; }
+say "compiling (log: $WORK/build.log)"
+make -C "$BUILD" -j"$JOBS" > "$WORK/build.log" 2>&1 \
+  || { grep -m5 -B2 -A5 'error' "$WORK/build.log" >&2; die "build failed; full log in $WORK/build.log"; }
+make -C "$BUILD" install > "$WORK/install.log" 2>&1 || die "install failed; see $WORK/install.log"
+# pycaffe lands in lib/python3/dist-packages (Debian's layout); the venv's caffe.pth points there.
+rm -rf "$SRC" "$BUILD"
+"$CAFFE_HOME/bin/caffe" --version >/dev/null 2>&1 || die "the built caffe does not run"
+echo "$STAMP_WANT" > "$CAFFE_HOME/.stamp"
+say "done in $(( $(date +%s) - START )) s: $("$CAFFE_HOME/bin/caffe" --version 2>&1 | tail -n1)"

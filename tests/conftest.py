@@ -1,0 +1,220 @@
+"""Shared fixtures: the real Caffe from CAFFE_HOME and tiny LMDBs of Datum written by the tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import lmdb
+import numpy as np
+import pytest
+
+from transferability.caffe_env import caffe_home, caffe_tool, tool_environment
+
+# Caffe's CPU math is single-threaded here, which also keeps its results repeatable.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+@pytest.fixture(scope="session")
+def caffe_bin() -> Path:
+    return caffe_tool("caffe")
+
+
+@pytest.fixture(scope="session")
+def caffe_dir() -> Path:
+    return caffe_home()
+
+
+def run_caffe(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the real `caffe` binary with its full INFO log (importing the CLI quiets glog for
+    pycaffe); fail the test with its log tail when it fails."""
+    proc = subprocess.run(
+        [str(caffe_tool("caffe")), *map(str, args)],
+        cwd=cwd, capture_output=True, text=True, env=tool_environment(),
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"caffe {' '.join(map(str, args))} failed:\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def write_datum_lmdb(path: Path, images: np.ndarray, labels: np.ndarray) -> Path:
+    """Write uint8 images (N, C, H, W) with integer labels as an LMDB of caffe_pb2.Datum."""
+    from caffe.proto import caffe_pb2
+
+    env = lmdb.open(str(path), map_size=1 << 30)
+    with env.begin(write=True) as txn:
+        for i, (img, label) in enumerate(zip(images, labels, strict=True)):
+            datum = caffe_pb2.Datum(
+                channels=img.shape[0], height=img.shape[1], width=img.shape[2],
+                data=img.astype(np.uint8).tobytes(), label=int(label),
+            )
+            txn.put(f"{i:08d}".encode(), datum.SerializeToString())
+    env.close()
+    return path
+
+
+def separable_images(n: int, classes: int, shape=(1, 16, 16), seed: int = 0):
+    """Images whose class is a bright square at a class-specific place: learnable in a few steps."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, classes, size=n)
+    images = rng.integers(0, 40, size=(n, *shape)).astype(np.uint8)
+    cell = shape[2] // classes or 1
+    for img, label in zip(images, labels, strict=True):
+        img[:, :, label * cell:(label + 1) * cell] = 220
+    return images, labels
+
+
+@pytest.fixture
+def tiny_lmdb(tmp_path: Path) -> Path:
+    images, labels = separable_images(200, 4)
+    return write_datum_lmdb(tmp_path / "tiny_lmdb", images, labels)
+
+
+# --- results: a log of a real (tiny) Caffe training run, and Caffe 1.0 log text -------------------
+TINY_SOLVER = dict(base_lr=0.01, stepsize=20, max_iter=30, test_interval=10, display=5, snapshot=15)
+
+
+@pytest.fixture(scope="session")
+def caffe_train_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder where the real `caffe train` trained a one-layer net: train.log and snapshots."""
+    from caffe.proto import caffe_pb2
+    from google.protobuf import text_format
+
+    run = tmp_path_factory.mktemp("caffe_run")
+    images, labels = separable_images(300, 4, seed=3)
+    images = np.clip(images.astype(int) + np.random.default_rng(4).integers(0, 160, images.shape),
+                     0, 255)
+    write_datum_lmdb(run / "lmdb", images, labels)
+    net = caffe_pb2.NetParameter(name="tiny")
+    for phase, batch in ((caffe_pb2.TRAIN, 16), (caffe_pb2.TEST, 50)):
+        data = net.layer.add(name="data", type="Data", top=["data", "label"])
+        data.include.add(phase=phase)
+        data.transform_param.scale = 1 / 256
+        data.data_param.source, data.data_param.batch_size = "lmdb", batch
+        data.data_param.backend = caffe_pb2.DataParameter.LMDB
+    ip = net.layer.add(name="fc8", type="InnerProduct", bottom=["data"], top=["fc8"])
+    ip.inner_product_param.num_output = 4
+    ip.inner_product_param.weight_filler.type = "xavier"
+    acc = net.layer.add(name="accuracy", type="Accuracy", bottom=["fc8", "label"],
+                        top=["accuracy"])
+    acc.include.add(phase=caffe_pb2.TEST)
+    net.layer.add(name="loss", type="SoftmaxWithLoss", bottom=["fc8", "label"], top=["loss"])
+    (run / "train_val.prototxt").write_text(text_format.MessageToString(net))
+    solver = caffe_pb2.SolverParameter(
+        net="train_val.prototxt", lr_policy="step", gamma=0.1, momentum=0.9, random_seed=1,
+        snapshot_prefix="snapshot", solver_mode=caffe_pb2.SolverParameter.CPU, **TINY_SOLVER)
+    solver.test_iter.append(2)
+    (run / "solver.prototxt").write_text(text_format.MessageToString(solver))
+    proc = run_caffe("train", "-solver", "solver.prototxt", cwd=run)
+    (run / "train.log").write_text(proc.stderr)
+    return run
+
+
+def caffe1_log(accuracy: dict[int, float], last: int, done: bool, display: int = 20) -> str:
+    """Caffe 1.0's `caffe train` output for a run tested at the keys of `accuracy`, reaching
+    iteration `last`, and (when done) snapshotting, testing and stopping there as Caffe does."""
+    pre = "I1123 06:50:01.059149  9097 "
+    out = [f"{pre}solver.cpp:289] Solving synthetic",
+           f"{pre}solver.cpp:290] Learning Rate Policy: step"]
+
+    def test(it: int) -> None:
+        out.append(f"{pre}solver.cpp:347] Iteration {it}, Testing net (#0)")
+        out.append(f"{pre}solver.cpp:414]     Test net output #0: accuracy = {accuracy[it]:.6g}")
+        out.append(f"{pre}solver.cpp:414]     Test net output #1: loss = 1.5 (* 1 = 1.5 loss)")
+
+    for it in range(0, last + 1 if not done else last, display):
+        if it in accuracy:
+            test(it)
+        out.append(f"{pre}solver.cpp:239] Iteration {it} (5 iter/s, 4s/20 iters), loss = 2.5")
+        out.append(f"{pre}solver.cpp:258]     Train net output #0: loss = 2.5 (* 1 = 2.5 loss)")
+        out.append(f"{pre}sgd_solver.cpp:112] Iteration {it}, lr = 0.01")
+    if done:
+        out.append(f"{pre}solver.cpp:464] Snapshotting to binary proto file "
+                   f"snapshot_iter_{last}.caffemodel")
+        out.append(f"{pre}solver.cpp:327] Iteration {last}, loss = 2.5")
+        test(last)
+        out.append(f"{pre}solver.cpp:332] Optimization Done.")
+    return "\n".join(out) + "\n"
+
+
+def write_run(runs: Path, dataset: str, key: str, accuracy: float | None, done: bool = True,
+              last: int = 900) -> Path:
+    """A run folder RUNS/<dataset>/<key>/ whose Caffe 1.0 train.log ends at `accuracy` (tested
+    every 100 iterations, the earlier tests at accuracy / 2); an empty final.caffemodel if done."""
+    path = runs / dataset / key
+    path.mkdir(parents=True, exist_ok=True)
+    if accuracy is not None:
+        tests = {it: accuracy / 2 for it in range(0, last, 100)} | {last: accuracy}
+        (path / "train.log").write_text(caffe1_log(tests, last, done))
+    if done:
+        (path / "final.caffemodel").write_bytes(b"")
+    return path
+
+
+def _write_set(root: Path, name: str, images: np.ndarray, labels: np.ndarray) -> None:
+    """One paper dataset in the project's data layout: NAME/lmdb and NAME/mean.binaryproto."""
+    folder = root / name
+    folder.mkdir(parents=True)
+    write_datum_lmdb(folder / "lmdb", images, labels)
+    subprocess.run([str(caffe_tool("compute_image_mean")), str(folder / "lmdb"),
+                    str(folder / "mean.binaryproto")], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def fm_data(tmp_path_factory) -> Path:
+    """A data root whose fashion-mnist split0 halves and whole set are small separable 1x28x28
+    sets, with the stamps that data_prep/data.mk writes when a set is complete."""
+    root = tmp_path_factory.mktemp("data")
+    for seed, (name, classes) in enumerate((("half0A", 5), ("half0B", 5), ("whole", 10))):
+        for part, n in (("train", 256), ("valid", 100)):
+            images, labels = separable_images(n, classes, (1, 28, 28), seed=seed * 10 + len(part))
+            _write_set(root / "fashion-mnist", f"{name}_{part}", images, labels)
+        (root / "fashion-mnist" / f"{name}.done").touch()
+    return root
+
+
+# --- data preparation (tests/test_data_*.py) -------------------------------------------------
+
+def run_caffe_tool(tool: str, *args: str | Path) -> subprocess.CompletedProcess:
+    """Run a Caffe tool (convert_imageset, compute_image_mean); fail the test if it fails."""
+    env = dict(os.environ, GLOG_minloglevel="2", OPENBLAS_NUM_THREADS="1")
+    proc = subprocess.run([str(caffe_tool(tool)), *map(str, args)], env=env,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.fail(f"{tool} {' '.join(map(str, args))} failed:\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def run_data_prep(script: str, *args: str | Path, cwd: Path | None = None
+                  ) -> subprocess.CompletedProcess:
+    """Run data_prep/<script> with the venv's python; the caller checks returncode."""
+    import sys
+
+    from transferability.caffe_env import REPO_ROOT
+
+    return subprocess.run(
+        [sys.executable, str(REPO_ROOT / "data_prep" / script), *map(str, args)],
+        cwd=cwd, capture_output=True, text=True,
+    )
+
+
+def lmdb_items(path: Path) -> list[tuple[bytes, bytes]]:
+    """Every (key, value) of an LMDB, in key order."""
+    env = lmdb.open(str(path), readonly=True, lock=False)
+    try:
+        with env.begin() as txn:
+            return list(txn.cursor())
+    finally:
+        env.close()
+
+
+# --- factors: a real (briefly trained) baseA of fashion-mnist split0 on fm_data ---------------
+@pytest.fixture(scope="session")
+def fm_base_run(fm_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A RUNS root whose fashion-mnist/split0/baseA was trained 20 iterations by the real caffe."""
+    from transferability.runs import train
+
+    runs = tmp_path_factory.mktemp("runs")
+    train(runs, fm_data, "fashion-mnist", "split0/baseA", iters=20)
+    return runs
