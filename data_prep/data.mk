@@ -1,0 +1,121 @@
+# Data preparation: a fragment the top-level Makefile includes.
+#
+# Expects PY (the venv's python) and CAFFE_HOME (bench-data only); uses DATA, DATASET, IMAGENET
+# and FASHION_MNIST, with the defaults below when the top Makefile leaves them unset.
+# Own knobs: WORDNET (WordNet 3.0 dict folder), DATA_RESIZE (256), DATA_WORKERS (CPU count),
+# LISTS_ARGS (more make_lists.py arguments, e.g. --val-list /path/to/caffe/val.txt).
+#
+# Layout, for D = fashion-mnist or imagenet and NAME = whole, half0A..half3B, halfnatmanA/B and
+# reduced0001..reduced1300 (the first N training images of each class):
+#   $(DATA)/D/NAME_train/{lmdb/,mean.binaryproto}  and  $(DATA)/D/NAME_valid/lmdb/
+#   (ImageNet: files.txt in each; halves: idxmap.txt in each; reduced sets: no NAME_valid)
+# $(DATA)/D/NAME.done is the stamp that says NAME's LMDBs and mean are complete.
+# ImageNet's halves and reductions are copied out of whole_{train,valid}/lmdb, never decoded again.
+
+DATA_PREP := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+
+# A source the user named must exist; a default one may be installed from Debian.
+DATA_FM_GIVEN := $(filter-out file undefined default,$(origin FASHION_MNIST))
+DATA_WN_GIVEN := $(filter-out file undefined default,$(origin WORDNET))
+
+DATA ?= $(CURDIR)/data
+DATASET ?= fashion-mnist
+FASHION_MNIST ?= /usr/share/datasets/fashion-mnist
+WORDNET ?= /usr/share/wordnet
+DATA_RESIZE ?= 256
+DATA_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+
+DATA_HALVES := $(foreach s,0 1 2 3,half$(s)A half$(s)B) halfnatmanA halfnatmanB
+DATA_REDUCED := $(addprefix reduced,0001 0002 0005 0010 0025 0050 0100 0250 0500 0750 1000 1300)
+FM_DATA := $(DATA)/fashion-mnist
+IN_DATA := $(DATA)/imagenet
+
+# The stamps other targets depend on.
+FASHION_MNIST_STAMPS := $(foreach n,whole $(DATA_HALVES) $(DATA_REDUCED),$(FM_DATA)/$(n).done)
+IMAGENET_PAIRED := $(foreach n,whole $(DATA_HALVES),$(IN_DATA)/$(n).done)
+IMAGENET_REDUCED := $(foreach n,$(DATA_REDUCED),$(IN_DATA)/$(n).done)
+IMAGENET_STAMPS := $(IMAGENET_PAIRED) $(IMAGENET_REDUCED)
+DATA_STAMPS := $(if $(filter imagenet,$(DATASET)),$(IMAGENET_STAMPS),$(FASHION_MNIST_STAMPS))
+
+ifneq ($(filter data,$(MAKECMDGOALS)),)
+ifeq ($(filter imagenet fashion-mnist,$(DATASET)),)
+$(error DATASET=$(DATASET) is not one of: fashion-mnist imagenet)
+endif
+ifeq ($(DATASET)$(strip $(IMAGENET)),imagenet)
+$(error DATASET=imagenet needs the ILSVRC-2012 folder: pass IMAGENET=/path/to/ILSVRC2012)
+endif
+ifeq ($(DATASET)$(wildcard $(IMAGENET)),imagenet)
+$(error no ILSVRC-2012 at IMAGENET=$(IMAGENET) (expected a folder with train/ and val/))
+endif
+endif
+
+.PHONY: data bench-data
+
+data: $(DATA_STAMPS) ## build DATASET's LMDBs and means (default fashion-mnist; imagenet: IMAGENET=dir)
+
+bench-data: ## time build_lmdb.py against Caffe's convert_imageset on 1000 generated JPEGs
+	CAFFE_HOME="$(CAFFE_HOME)" OPENBLAS_NUM_THREADS=1 $(PY) $(DATA_PREP)/bench_data.py $(BENCH_DATA_ARGS)
+
+# $(call data_apt,PACKAGE,WHAT): install a missing Debian package (as root, else with sudo).
+data_apt = echo "$(2) missing: installing Debian's $(1)"; \
+  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+  $$sudo apt-get install -y --no-install-recommends $(1) >/dev/null \
+  || { $$sudo apt-get update -q >/dev/null && $$sudo apt-get install -y --no-install-recommends $(1) >/dev/null; } \
+  || { echo "error: $(2) missing and apt-get could not install $(1)" >&2; exit 1; }
+
+# --- Fashion-MNIST -----------------------------------------------------------------------------
+# A recipe step, not a phony prerequisite: a phony one would run (and maybe apt-get) on every
+# training command, even when every stamp is up to date.
+data_fm_source = test -e "$(FASHION_MNIST)/train-images-idx3-ubyte.gz" -o -e "$(FASHION_MNIST)/train-images-idx3-ubyte" \
+	  || $(if $(DATA_FM_GIVEN),{ echo "error: no Fashion-MNIST at FASHION_MNIST=$(FASHION_MNIST) (expected train-images-idx3-ubyte[.gz] and the other IDX files)" >&2; exit 2; },$(call data_apt,dataset-fashion-mnist,$(FASHION_MNIST)))
+
+# One process builds them all (about 8 s): reading the IDX files once is most of the work.
+$(FASHION_MNIST_STAMPS) &:
+	@$(data_fm_source)
+	$(PY) $(DATA_PREP)/fashion_mnist.py --source "$(FASHION_MNIST)" --out $(FM_DATA)
+	@touch $(FASHION_MNIST_STAMPS)
+
+# --- ImageNet: lists, splits, the two whole LMDBs, everything else copied out of them ----------
+# Checks as recipe steps too (see data_fm_source).
+data_wn_source = test -e "$(WORDNET)/data.noun" \
+	  || $(if $(DATA_WN_GIVEN),{ echo "error: no WordNet at WORDNET=$(WORDNET) (expected data.noun)" >&2; exit 2; },$(call data_apt,wordnet-base,$(WORDNET)))
+
+$(IN_DATA)/lists.done:
+	@test -n "$(IMAGENET)" || { echo "error: pass IMAGENET=/path/to/ILSVRC2012 (the folder with train/ and val/)" >&2; exit 2; }
+	$(PY) $(DATA_PREP)/make_lists.py "$(IMAGENET)" --out $(IN_DATA) $(LISTS_ARGS)
+	@touch $@
+
+$(IN_DATA)/splits.done: $(IN_DATA)/lists.done
+	@$(data_wn_source)
+	$(PY) $(DATA_PREP)/make_splits.py --train $(IN_DATA)/whole_train/files.txt \
+	  --val $(IN_DATA)/whole_valid/files.txt --out $(IN_DATA) --wordnet "$(WORDNET)"
+	@touch $@
+
+# Each train LMDB's mean image is computed while the LMDB is written (no second pass).
+DATA_BUILD_LMDB = $(PY) $(DATA_PREP)/build_lmdb.py --force --resize $(DATA_RESIZE) --workers $(DATA_WORKERS)
+data_derive = $(PY) $(DATA_PREP)/derive_lmdb.py --force $(IN_DATA)/whole_$(1)/files.txt $(IN_DATA)/whole_$(1)/lmdb
+
+$(IN_DATA)/whole_train/lmdb.done: $(IN_DATA)/lists.done
+	$(DATA_BUILD_LMDB) "$(IMAGENET)/train" $(@D)/files.txt $(@D)/lmdb --mean $(@D)/mean.binaryproto
+	@touch $@
+
+$(IN_DATA)/whole_valid/lmdb.done: $(IN_DATA)/lists.done
+	$(DATA_BUILD_LMDB) "$(IMAGENET)/val" $(@D)/files.txt $(@D)/lmdb
+	@touch $@
+
+IN_DERIVED_TRAIN := $(foreach n,$(DATA_HALVES) $(DATA_REDUCED),$(IN_DATA)/$(n)_train/lmdb.done)
+IN_DERIVED_VALID := $(foreach n,$(DATA_HALVES),$(IN_DATA)/$(n)_valid/lmdb.done)
+
+$(IN_DERIVED_TRAIN): $(IN_DATA)/%/lmdb.done: $(IN_DATA)/splits.done $(IN_DATA)/whole_train/lmdb.done
+	$(call data_derive,train) $(@D)/files.txt $(@D)/lmdb --mean $(@D)/mean.binaryproto
+	@touch $@
+
+$(IN_DERIVED_VALID): $(IN_DATA)/%/lmdb.done: $(IN_DATA)/splits.done $(IN_DATA)/whole_valid/lmdb.done
+	$(call data_derive,valid) $(@D)/files.txt $(@D)/lmdb
+	@touch $@
+
+$(IMAGENET_PAIRED): $(IN_DATA)/%.done: $(IN_DATA)/%_train/lmdb.done $(IN_DATA)/%_valid/lmdb.done
+	@touch $@
+
+$(IMAGENET_REDUCED): $(IN_DATA)/%.done: $(IN_DATA)/%_train/lmdb.done
+	@touch $@

@@ -1,0 +1,30 @@
+#!/usr/bin/env python3
+"""Write whole_train/files.txt and whole_valid/files.txt (Caffe's list format) for ILSVRC-2012."""
+
+from pathlib import Path
+
+from transferability.data.checksums import PUBLISHED_MD5
+from transferability.data.imagenet import whole_lists
+from transferability.data.lists import md5_of, write_list
+from transferability.data.script import parser, run
+
+
+def main() -> int:
+    p = parser(__file__, __doc__)
+    p.add_argument("imagenet", type=Path, help="ILSVRC-2012 folder: train/<wnid>/*.JPEG, val/")
+    p.add_argument("--out", type=Path, required=True, help="writes OUT/whole_{train,valid}/")
+    p.add_argument("--train-list", type=Path, help="Caffe's train.txt instead of listing train/")
+    p.add_argument("--val-list", type=Path, help="Caffe's val.txt (validation labels)")
+    p.add_argument("--devkit", type=Path, help="ILSVRC2012_devkit_t12 (validation labels)")
+    args = p.parse_args()
+    train, val = whole_lists(args.imagenet, args.train_list, args.val_list, args.devkit)
+    for part, entries in (("train", train), ("valid", val)):
+        path = write_list(args.out / f"whole_{part}" / "files.txt", entries)
+        known = PUBLISHED_MD5[f"whole_{part}"] == md5_of(path)
+        print(f"{path}: {len(entries)} images"
+              f"{', md5 as published' if known else ''}")
+    return 0
+
+
+if __name__ == "__main__":
+    run(__file__, main)

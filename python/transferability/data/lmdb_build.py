@@ -1,0 +1,142 @@
+"""An LMDB of Datum from an image list: the job of Caffe's `convert_imageset`, decoded in parallel.
+
+Same output as `convert_imageset [--resize_height H --resize_width W] [--encoded] ROOT LIST DB`:
+keys `%08d_<path>` with the list's line index, OpenCV's imread (BGR) and resize (INTER_LINEAR),
+raw uint8 CHW Datum. Unlike it, an unreadable image is an error unless `skip_bad` is set.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from transferability.data.lists import Entry
+from transferability.data.lmdb_io import LmdbWriter
+from transferability.data.mean import MeanAccumulator, write_mean
+from transferability.data.progress import bar
+from transferability.data.protowire import encode_encoded_datum, encode_raw_datum
+from transferability.errors import UserError
+
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # we report unreadable images
+
+
+def image_datum(path: str, label: int, size: tuple[int, int] | None, encoded: bool) -> bytes | None:
+    """The serialized Datum of one image, or None when OpenCV cannot read it."""
+    try:
+        return _image_datum(path, label, size, encoded)
+    except cv2.error:
+        return None
+
+
+def _image_datum(path: str, label: int, size: tuple[int, int] | None,
+                 encoded: bool) -> bytes | None:
+    if encoded and size is None:
+        return _file_datum(path, label)
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        return None
+    if size is not None:
+        image = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+    if encoded:
+        ok, buf = cv2.imencode("." + path.rsplit(".", 1)[-1].lower(), image)
+        return encode_encoded_datum(buf.tobytes(), label) if ok else None
+    height, width, channels = image.shape
+    chw = np.ascontiguousarray(image.transpose(2, 0, 1))
+    return encode_raw_datum(chw.data, label, channels, height, width)
+
+
+def _file_datum(path: str, label: int) -> bytes | None:
+    # convert_imageset --encoded without resizing stores the file's bytes once OpenCV reads it.
+    if cv2.imread(path, cv2.IMREAD_COLOR) is None:
+        return None
+    with open(path, "rb") as file:
+        return encode_encoded_datum(file.read(), label)
+
+
+def keep_freed_memory() -> None:
+    """Ask glibc to keep freed image buffers (about 0.5 MB each) instead of unmapping them.
+
+    Otherwise every decoded image is a fresh mmap, and the page faults on it cost as much system
+    time as decoding costs user time. Harmless elsewhere: without glibc this does nothing.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, 64 << 20)
+        libc.mallopt(_M_TRIM_THRESHOLD, 256 << 20)
+    except (OSError, AttributeError):
+        pass
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
+
+
+def missing_files(root: str, entries: Sequence[Entry]) -> Iterator[tuple[int, str]]:
+    for n, (path, _) in enumerate(entries, 1):
+        if not os.path.isfile(root + path):
+            yield n, path
+
+
+def build(root: str | Path, entries: Sequence[Entry], db: str | Path, *,
+          size: tuple[int, int] | None = (256, 256), workers: int = 2, encoded: bool = False,
+          skip_bad: bool = False, force: bool = False, progress: bool = True,
+          mean: str | Path | None = None) -> list[int]:
+    """Write the LMDB (and its mean image to `mean`, in the same pass, when given).
+
+    Returns the (1-based) list lines skipped as unreadable (skip_bad only).
+    """
+    root = os.path.join(str(root), "")  # convert_imageset concatenates ROOT and the path
+    keep_freed_memory()
+    skipped: list[int] = []
+    if not skip_bad:
+        for n, path in missing_files(root, entries):
+            raise UserError(f"cannot read image '{path}' (list line {n}): no such file")
+    accumulator = MeanAccumulator(f"'{db}'") if mean else None
+    with LmdbWriter(db, force=force) as writer:
+        load = _loader(root, size, encoded)
+        values = ordered_map(load, entries, workers)
+        rows = bar(zip(entries, values, strict=True), progress, Path(db).name, total=len(entries))
+        for n, ((path, _), value) in enumerate(rows, 1):
+            if value is None:
+                if not skip_bad:
+                    raise UserError(f"cannot read image '{path}' (list line {n})")
+                skipped.append(n)
+                continue
+            writer.put(f"{n - 1:08d}_{path}".encode(), value)
+            if accumulator:
+                accumulator.add(value)
+    if accumulator:
+        write_mean(mean, accumulator.mean())
+    return skipped
+
+
+def _loader(root: str, size: tuple[int, int] | None,
+            encoded: bool) -> Callable[[Entry], bytes | None]:
+    def load(entry: Entry) -> bytes | None:
+        return image_datum(root + entry[0], entry[1], size, encoded)
+    return load
+
+
+def ordered_map(fn: Callable, items: Iterable, workers: int, window: int = 64) -> Iterator:
+    """fn over items on `workers` threads (OpenCV releases the GIL), results in input order."""
+    if workers <= 1:
+        yield from map(fn, items)
+        return
+    pending: deque[Future] = deque()
+    with ThreadPoolExecutor(workers) as pool:
+        try:
+            for item in items:
+                pending.append(pool.submit(fn, item))
+                if len(pending) >= window:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
