@@ -1,0 +1,67 @@
+"""Benchmark: `caffe time` of a frozen transfer (A7B) against its base net on the ImageNet CaffeNet.
+
+Caffe computes no backward pass below the lowest layer that learns, so A7B, which trains fc8
+alone, should cost little more than a forward pass.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+import lmdb
+import numpy as np
+from google.protobuf import text_format
+
+from transferability.caffe_env import REPO_ROOT, caffe_tool, tool_environment
+
+_AVERAGE = re.compile(r"Average (Forward|Backward|Forward-Backward)(?: pass)?: ([\d.]+) ms")
+
+
+def _random_lmdb(path: Path, images: int, shape: tuple[int, int, int]) -> None:
+    from caffe.proto import caffe_pb2
+
+    rng = np.random.default_rng(0)
+    env = lmdb.open(str(path), map_size=1 << 30)
+    with env.begin(write=True) as txn:
+        for i in range(images):
+            pixels = rng.integers(0, 256, size=shape, dtype=np.uint8)
+            datum = caffe_pb2.Datum(channels=shape[0], height=shape[1], width=shape[2],
+                                    data=pixels.tobytes(), label=i % 1000)
+            txn.put(f"{i:08d}".encode(), datum.SerializeToString())
+    env.close()
+
+
+def _net_with_batch(name: str, batch: int, folder: Path) -> Path:
+    from caffe.proto import caffe_pb2
+
+    net = text_format.Parse((REPO_ROOT / "prototxt/imagenet" / f"{name}.prototxt").read_text(),
+                            caffe_pb2.NetParameter())
+    for layer in net.layer:
+        if layer.type == "Data":
+            layer.data_param.batch_size = batch
+    path = folder / (name.replace("/", "_") + ".prototxt")
+    path.write_text(text_format.MessageToString(net))
+    return path
+
+
+def time_net(model: Path, iterations: int, cwd: Path) -> dict[str, float]:
+    proc = subprocess.run([str(caffe_tool("caffe")), "time", "-model", str(model),
+                           "-iterations", str(iterations)],
+                          cwd=cwd, capture_output=True, text=True, check=True,
+                          env=tool_environment())
+    return {kind: float(ms) for kind, ms in _AVERAGE.findall(proc.stderr)}
+
+
+def run(batch: int = 32, iterations: int = 5) -> dict[str, dict[str, float]]:
+    """Times of split0/baseA and split0/A7B at the given batch size, in ms per iteration."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        _random_lmdb(folder / "train_lmdb", batch, (3, 256, 256))
+        (folder / "val_lmdb").symlink_to(folder / "train_lmdb")
+        subprocess.run([str(caffe_tool("compute_image_mean")), "train_lmdb", "mean.binaryproto"],
+                       cwd=folder, check=True, capture_output=True)
+        return {name: time_net(_net_with_batch(name, batch, folder), iterations, folder)
+                for name in ("split0/baseA", "split0/A7B")}
