@@ -1,0 +1,160 @@
+"""The Makefile drives the real caffe: bases, transfers, selffers, resume after a kill, errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from caffe.proto import caffe_pb2
+from google.protobuf import text_format
+
+from tests.conftest import run_caffe
+from transferability.caffe_env import REPO_ROOT
+
+ITERS = 12
+SPLIT0 = "fashion-mnist/split0"
+
+
+def make(*args: str, runs: Path, data: Path, iters: int = ITERS, check: bool = True,
+         env: dict | None = None) -> subprocess.CompletedProcess:
+    cmd = ["make", "-s", "--no-print-directory", "-C", str(REPO_ROOT), f"RUNS={runs}",
+           f"DATA={data}", "DATASET=fashion-mnist", f"ITERS={iters}", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    if check and proc.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    return proc
+
+
+def weights(model: Path) -> dict[str, list[bytes]]:
+    net = caffe_pb2.NetParameter()
+    net.ParseFromString(model.read_bytes())
+    return {layer.name: [np.asarray(b.data, np.float32).tobytes() for b in layer.blobs]
+            for layer in net.layer if layer.blobs}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, fm_data: Path) -> Path:
+    root = tmp_path_factory.mktemp("runs")
+    make("base-A", "base-B", runs=root, data=fm_data)
+    make("transfer", "N=3", "FROM=A", "TO=B", runs=root, data=fm_data)
+    make("transfer", "N=3", "FROM=A", "TO=B", "FT=1", runs=root, data=fm_data)
+    make("transfer", "N=3", "FROM=B", "TO=B", runs=root, data=fm_data)
+    return root
+
+
+def test_run_folder_holds_what_it_ran(runs: Path, fm_data: Path) -> None:
+    folder = runs / SPLIT0 / "A3B"
+    for name in ("train.log", "final.caffemodel", "init.caffemodel", "solver.prototxt",
+                 "train_val.prototxt", "snapshot_iter_12.solverstate"):
+        assert (folder / name).is_file(), name
+    assert (folder / "train_val.prototxt").read_text() == (
+        REPO_ROOT / "prototxt/fashion-mnist/split0/A3B.prototxt").read_text()
+    solver = text_format.Parse((folder / "solver.prototxt").read_text(),
+                               caffe_pb2.SolverParameter())
+    assert solver.max_iter == ITERS and solver.solver_mode == caffe_pb2.SolverParameter.CPU
+    assert (folder / "train_lmdb").resolve() == (fm_data / "fashion-mnist/half0B_train/lmdb")
+    assert (folder / "mean.binaryproto").resolve() == (
+        fm_data / "fashion-mnist/half0B_train/mean.binaryproto")
+    assert "Optimization Done" in (folder / "train.log").read_text()
+
+
+def test_frozen_layers_are_bit_identical_to_the_source(runs: Path) -> None:
+    base_a = weights(runs / SPLIT0 / "baseA/final.caffemodel")
+    base_b = weights(runs / SPLIT0 / "baseB/final.caffemodel")
+    frozen = weights(runs / SPLIT0 / "A3B/final.caffemodel")
+    selffer = weights(runs / SPLIT0 / "B3B/final.caffemodel")
+    tuned = weights(runs / SPLIT0 / "A3B+/final.caffemodel")
+    for layer in ("conv1", "conv2", "conv3"):
+        assert frozen[layer] == base_a[layer], layer
+        assert selffer[layer] == base_b[layer], layer
+        assert tuned[layer][0] != base_a[layer][0], f"{layer} did not move in A3B+"
+    for layer in ("conv4", "conv5", "fc6", "fc7", "fc8"):
+        assert frozen[layer][0] != base_a[layer][0], layer
+
+
+def test_init_model_holds_exactly_n_layers_of_the_source(runs: Path) -> None:
+    init = weights(runs / SPLIT0 / "A3B/init.caffemodel")
+    base_a = weights(runs / SPLIT0 / "baseA/final.caffemodel")
+    assert list(init) == ["conv1", "conv2", "conv3"]
+    assert all(init[name] == base_a[name] for name in init)
+
+
+def test_a_finished_run_is_not_run_again(runs: Path, fm_data: Path) -> None:
+    final = runs / SPLIT0 / "A3B/final.caffemodel"
+    before = final.stat().st_mtime_ns
+    make("transfer", "N=3", "FROM=A", "TO=B", runs=runs, data=fm_data)
+    assert final.stat().st_mtime_ns == before
+
+
+def test_random_layers_stay_at_their_initial_values(tmp_path: Path, fm_data: Path) -> None:
+    make("random", "N=3", runs=tmp_path, data=fm_data)
+    folder = tmp_path / "fashion-mnist/whole/random3"
+    solver = text_format.Parse((folder / "solver.prototxt").read_text(),
+                               caffe_pb2.SolverParameter())
+    solver.max_iter, solver.snapshot, solver.snapshot_prefix = 0, 0, "start"
+    (folder / "start.prototxt").write_text(text_format.MessageToString(solver))
+    run_caffe("train", "-solver", "start.prototxt", cwd=folder)
+    start, end = weights(folder / "start_iter_0.caffemodel"), weights(folder / "final.caffemodel")
+    for layer in ("conv1", "conv2", "conv3"):
+        assert start[layer] == end[layer], layer
+    assert start["conv4"][0] != end["conv4"][0]
+
+
+def test_a_killed_run_resumes_to_the_same_weights(tmp_path: Path, fm_data: Path) -> None:
+    iters = 40
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    make("base-A", runs=whole, data=fm_data, iters=iters)
+    cmd = ["make", "-s", "-C", str(REPO_ROOT), "base-A", f"RUNS={killed}", f"DATA={fm_data}",
+           "DATASET=fashion-mnist", f"ITERS={iters}"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    folder = killed / SPLIT0 / "baseA"
+    deadline = time.monotonic() + 120
+    while not (folder / "snapshot_iter_16.solverstate").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "no snapshot before the kill"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (folder / "final.caffemodel").exists()
+    out = make("base-A", runs=killed, data=fm_data, iters=iters)
+    assert "resuming at iteration" in out.stdout
+    assert "Resuming data at batch" in (folder / "train.log").read_text()
+    uninterrupted = whole / SPLIT0 / "baseA/final.caffemodel"
+    assert weights(folder / "final.caffemodel") == weights(uninterrupted)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["transfer", "N=0"], "N must be an integer from 1 to 7, not '0'"),
+    (["transfer", "N=8"], "N must be an integer from 1 to 7, not '8'"),
+    (["transfer", "N=2", "FROM=C"], "FROM must be A or B, not 'C'"),
+    (["transfer", "N=2", "TO=x"], "TO must be A or B, not 'x'"),
+    (["base-A", "SPLIT=9"], "unknown SPLIT '9'"),
+    (["base-A", "DATASET=cifar"], "unknown DATASET 'cifar'"),
+    (["base-A", "DATASET=imagenet"], "DATASET=imagenet needs IMAGENET="),
+    (["base-A", "CAFFE_HOME=/nonexistent"], "no Caffe at CAFFE_HOME=/nonexistent"),
+])
+def test_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    proc = make(*args, runs=tmp_path, data=tmp_path, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_failed_base_stops_its_transfer(tmp_path: Path, fm_data: Path) -> None:
+    data = tmp_path / "data" / "fashion-mnist"
+    data.mkdir(parents=True)
+    for entry in (fm_data / "fashion-mnist").iterdir():
+        (data / entry.name).symlink_to(entry)
+    (data / "half0A_train").unlink()
+    (data / "half0A_train" / "lmdb").mkdir(parents=True)  # an empty folder: no database
+    (data / "half0A_train" / "mean.binaryproto").symlink_to(
+        fm_data / "fashion-mnist/half0A_train/mean.binaryproto")
+    proc = make("transfer", "N=2", runs=tmp_path / "runs", data=tmp_path / "data", check=False)
+    assert proc.returncode != 0
+    assert "fashion-mnist/split0/baseA: caffe stopped" in proc.stderr
+    assert not list((tmp_path / "runs").rglob("final.caffemodel"))
