@@ -1,0 +1,47 @@
+"""`transferability figures`: Figures 2 and 3 and the reduced-data curve, PNG and PDF."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from transferability import plan
+from transferability.errors import UserError
+
+CHOICES = ("2", "3", "reduced", "all")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "figures", help="draw the paper's figures from run folders or from its published numbers",
+        description="Write <source>_figure2[_splitS], <source>_figure3 and <source>_reduced as "
+                    ".png and .pdf into DIR, where <source> is each dataset with runs (or "
+                    "'paper' with --paper). Series without data are marked 'no data', not drawn.")
+    p.add_argument("runs_dir", type=Path, nargs="?", metavar="RUNS_DIR")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR")
+    p.add_argument("--paper", action="store_true",
+                   help="draw the paper's published accuracies instead of runs")
+    p.add_argument("--dataset", choices=plan.DATASETS, help="only this dataset's runs")
+    p.add_argument("--split", choices=plan.SPLITS,
+                   help="Figure 2 for this split alone (default: random splits 0-3 pooled)")
+    p.add_argument("--figure", choices=CHOICES, default="all", help="which figure (default all)")
+    p.add_argument("--halves", choices=("both", "B"),
+                   help="Figure 2: pool halves A and B as the paper does (both), or only nets "
+                        "trained on half B (B); default: both for imagenet and --paper, else B")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from transferability import figure_files
+
+    if args.paper == (args.runs_dir is not None):
+        raise UserError("give either RUNS_DIR or --paper")
+    if args.paper:
+        sources = [figure_files.paper_source(args.halves)]
+    else:
+        sources = figure_files.run_sources(args.runs_dir, args.dataset, args.halves)
+    which = figure_files.FIGURES if args.figure == "all" else (args.figure,)
+    for src in sources:
+        for path in figure_files.write_figures(src, args.out, which, args.split):
+            print(path)
+    return 0

@@ -1,0 +1,40 @@
+"""`transferability results`: one CSV row per run folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from transferability import plan
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "results", help="tabulate every run folder as CSV",
+        description="One row per run folder RUNS_DIR/<dataset>/<group>/<net>/: dataset, group, "
+                    "net, paper name, source and target half, n, layers (frozen, fine-tuned or "
+                    "scratch), iterations reached, top-1 accuracy at the last test, finished "
+                    "(final.caffemodel present).")
+    p.add_argument("runs_dir", type=Path, metavar="RUNS_DIR")
+    p.add_argument("--csv", type=Path, metavar="OUT.csv", help="write here (default: stdout)")
+    p.add_argument("--dataset", choices=plan.DATASETS, help="only this dataset's runs")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from transferability.results import scan, write_csv
+
+    runs, unknown = scan(args.runs_dir, args.dataset)
+    for path in unknown:
+        print(f"transferability results: skipped {path}: not a network of the plan",
+              file=sys.stderr)
+    if args.csv is None:
+        write_csv(runs, sys.stdout)
+        return 0
+    args.csv.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.csv, "w", newline="") as out:
+        write_csv(runs, out)
+    finished = sum(run.finished for run in runs)
+    print(f"{args.csv}: {len(runs)} runs ({finished} finished)")
+    return 0

@@ -1,0 +1,106 @@
+"""This project's results beside the paper's published ones, and the paper's derived quantities."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from transferability import paper, plan, series
+from transferability.results import Run
+
+NET_COLUMNS = ("network", "paper_name", "iterations", "finished", "ours", "paper", "difference")
+SHORT = {"co-adaptation drop": "co-adapt", "specificity drop": "specificity",
+         "fine-tuning gain": "fine-tune"}
+DERIVED_COLUMNS = ("n", *(f"{SHORT[q]} {who}" for q in series.DERIVED for who in ("ours", "paper")))
+
+Cell = str | int | float | None
+
+
+def net_rows(runs: Sequence[Run], all_published: bool = False) -> list[dict[str, Cell]]:
+    """One row per run (and, with all_published, per published net): accuracies as fractions."""
+    published = paper.published()
+    by_key = {run.net.key: run for run in runs}
+    nets = [net for net in plan.all_nets()
+            if net.key in by_key or (all_published and net.key in published)]
+    rows = []
+    for net in nets:
+        run, pub = by_key.get(net.key), published.get(net.key)
+        ours = run.accuracy if run else None
+        theirs = pub.accuracy if pub else None
+        rows.append({
+            "network": net.key, "paper_name": plan.paper_name(net),
+            "iterations": run.iterations if run else None,
+            "finished": ("yes" if run.finished else "no") if run else None,
+            "ours": ours, "paper": theirs,
+            "difference": None if ours is None or theirs is None else ours - theirs,
+        })
+    return rows
+
+
+def derived_rows(ours: Mapping[str, float], pool_halves: bool) -> list[dict[str, Cell]]:
+    """Per n: each derived quantity from our accuracies and from the paper's (halves pooled)."""
+    mine = series.derived(series.points(ours, series.RANDOM_GROUPS, pool_halves))
+    theirs = series.derived(series.points(paper.accuracies(), series.RANDOM_GROUPS, True))
+    rows = []
+    for n in range(1, plan.LAYERS + 1):
+        row: dict[str, Cell] = {"n": n}
+        for q in series.DERIVED:
+            row[f"{SHORT[q]} ours"], row[f"{SHORT[q]} paper"] = mine[q][n], theirs[q][n]
+        rows.append(row)
+    return rows
+
+
+def _cell(column: str, value: Cell) -> str:
+    """Accuracies in percent, differences in signed percentage points, blanks as '-'."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        signed = column == "difference" or column in DERIVED_COLUMNS
+        return f"{100 * value:+.2f}" if signed else f"{100 * value:.2f}"
+    return str(value)
+
+
+def text_table(rows: Sequence[Mapping[str, Cell]], columns: Sequence[str]) -> str:
+    """An aligned text table: text columns left-aligned, numbers right-aligned."""
+    cells = [[_cell(c, row[c]) for c in columns] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    numeric = [all(not isinstance(row[c], str) for row in rows) for c in columns]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) if num else v.ljust(w)
+                         for v, w, num in zip(values, widths, numeric, strict=True)).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(columns), rule, *(line(r) for r in cells)])
+
+
+def write_csv(path: Path, rows: Sequence[Mapping[str, Cell]], columns: Sequence[str]) -> None:
+    with open(path, "w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: "" if row[c] is None else row[c] for c in columns})
+
+
+def report(dataset: str, net_table: Sequence[Mapping[str, Cell]],
+           derived_table: Sequence[Mapping[str, Cell]], pool_halves: bool) -> str:
+    """The whole printed report: both tables, with their sources and definitions."""
+    halves = "halves A and B pooled" if pool_halves else "target half B only"
+    parts = [
+        f"Top-1 accuracy (%): {dataset} runs beside the paper; difference = ours - paper "
+        "(percentage points).",
+        f"Paper: {paper.SOURCE}.",
+        *([] if dataset == "imagenet" else [
+            f"Note: the paper trained on ImageNet; {dataset} is a scaled stand-in, so compare the "
+            "shape of the derived quantities rather than accuracies."]),
+        "",
+        text_table(net_table, NET_COLUMNS) if net_table else "(no runs)",
+        "",
+        "Derived per n (percentage points), means over random splits 0-3 "
+        f"(ours: {halves}; paper: halves pooled, BnB from its AnA nets):",
+        *(f"  {SHORT[q]:<11}  {q} = {d}" for q, d in series.DERIVED.items()),
+        "",
+        text_table(derived_table, DERIVED_COLUMNS),
+    ]
+    return "\n".join(parts)

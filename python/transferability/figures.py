@@ -1,0 +1,212 @@
+"""The paper's Figures 2 and 3 and the reduced-data curve, from plan key -> top-1 accuracy.
+
+Figures are drawn with matplotlib's object API (the Agg canvas, no pyplot state) and written as PNG
+and PDF. A series without data (no run, or none published) is marked "no data" in the legend and
+title, not drawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import ScalarFormatter
+
+from transferability import plan, series
+
+STYLE = {  # the paper's look: white base circles, blue selffers, red transfers; light = fine-tuned
+    "baseB": {"marker": "o", "color": "white"},
+    "BnB": {"marker": "o", "color": "#1b3f8f"},
+    "BnB+": {"marker": "o", "color": "#8cb8ea"},
+    "AnB": {"marker": "D", "color": "#a01818"},
+    "AnB+": {"marker": "D", "color": "#f2a0a0"},
+}
+OFFSET = {"baseB": 0.0, "BnB": -0.15, "BnB+": -0.05, "AnB": 0.05, "AnB+": 0.15}
+MEANING = {  # the paper's reading of each mean line (its section 4.1)
+    "BnB": "2: performance drops due to fragile co-adaptation",
+    "BnB+": "3: fine-tuning recovers co-adapted interactions",
+    "AnB": "4: performance drops due to representation specificity",
+    "AnB+": "5: transfer + fine-tuning improves generalization",
+}
+NATMAN_HALVES = {"imagenet": ("natural", "man-made")}
+X_LABEL = "Layer n at which network is chopped and retrained"
+Y_LABEL = "Top-1 accuracy (higher is better)"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Accuracies to draw and how to name them."""
+
+    name: str        # file-name prefix: the dataset, or "paper"
+    dataset: str     # whose networks: imagenet or fashion-mnist
+    title: str
+    acc: Mapping[str, float]
+    pool_halves: bool
+    unfinished: frozenset[str] = field(default_factory=frozenset)
+
+
+def _notes(src: Source, keys: set[str], missing: list[str]) -> str:
+    notes = []
+    if missing:
+        notes.append("no data: " + ", ".join(missing))
+    late = len(keys & src.unfinished)
+    if late:
+        notes.append(f"{late} unfinished run{'s' if late > 1 else ''} (last test shown)")
+    return "; ".join(notes)
+
+
+def _title(fig: Figure, head: str, src: Source, keys: set[str], missing: list[str]) -> None:
+    note = _notes(src, keys, missing)
+    fig.suptitle(f"{head}\n{src.title}" + (f"\n{note}" if note else ""), fontsize=10)
+
+
+def _no_data(ax: Axes) -> None:
+    ax.text(0.5, 0.6, "no data", ha="center", va="center", transform=ax.transAxes, color="gray")
+
+
+def _split_axes(ax: Axes) -> None:
+    ax.set_xticks(range(plan.LAYERS + 1))
+    ax.set_xlim(-0.5, plan.LAYERS + 0.5)
+    ax.grid(alpha=0.3)
+
+
+def figure2(src: Source, groups: tuple[str, ...], label: str) -> Figure:
+    """Every net as a point (top) and the treatments' means as lines (bottom)."""
+    pts = series.points(src.acc, groups, src.pool_halves)
+    fig = Figure(figsize=(8, 9), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(1.3, 1))
+    missing = [name for name in series.TREATMENTS if not pts.present(name)]
+    for name in series.TREATMENTS:
+        xs = [n + OFFSET[name] for n, vs in pts.values[name].items() for _ in vs]
+        ys = [v for vs in pts.values[name].values() for v in vs]
+        top.scatter(xs, ys, s=36, edgecolors="black", linewidths=0.6, zorder=3,
+                    label=name + (" (no data)" if name in missing else ""), **STYLE[name])
+    _mean_lines(bottom, pts)
+    for ax in (top, bottom):
+        _split_axes(ax)
+        ax.set_ylabel(Y_LABEL)
+        if not pts.keys:
+            _no_data(ax)
+    top.legend(loc="best", fontsize=8)
+    bottom.set_xlabel(X_LABEL)
+    _title(fig, f"Figure 2: transfer between halves, {label}", src, pts.keys, missing)
+    return fig
+
+
+def _mean_lines(ax: Axes, pts: series.Points) -> None:
+    base = pts.base()
+    if base is not None:
+        ax.axhline(base, color="gray", linestyle=":", linewidth=1)
+        ax.scatter([0], [base], s=60, edgecolors="black", zorder=4, label="baseB (mean)",
+                   **STYLE["baseB"])
+    for name in ("AnB+", "BnB+", "BnB", "AnB"):
+        means = pts.means(name)
+        if not means:
+            ax.plot([], [], color=STYLE[name]["color"], label=f"{MEANING[name]} (no data)")
+            continue
+        xs, ys = list(means), list(means.values())
+        if base is not None:
+            xs, ys = [0, *xs], [base, *ys]
+        ax.plot(xs, ys, color=STYLE[name]["color"], marker=STYLE[name]["marker"],
+                markeredgecolor="black", markeredgewidth=0.6, linewidth=2, label=MEANING[name])
+    ax.legend(loc="best", fontsize=8)
+
+
+def _natman_series(src: Source) -> dict[str, dict[int, float]]:
+    """'natural -> man-made' style label -> {n: accuracy}, n = 0 the target's base net."""
+    names = NATMAN_HALVES.get(src.dataset, ("natman A", "natman B"))
+    half = dict(zip(plan.HALVES, names, strict=True))
+    out = {}
+    for source, target in (("B", "A"), ("A", "B")):
+        keys = {0: f"natman/base{target}"}
+        keys |= {n: f"natman/{source}{n}{target}" for n in range(1, plan.LAYERS + 1)}
+        out[f"{half[source]} \u2192 {half[target]}"] = {
+            n: src.acc[k] for n, k in keys.items() if k in src.acc}
+    return out
+
+
+def _random_series(src: Source) -> dict[int, float]:
+    keys = {0: "whole/base"} | {n: f"whole/random{n}" for n in range(1, plan.LAYERS + 1)}
+    return {n: src.acc[k] for n, k in keys.items() if k in src.acc}
+
+
+def _plot_curve(ax: Axes, curve: Mapping[int, float], label: str, **style) -> None:
+    if curve:
+        ax.plot(list(curve), list(curve.values()), label=label, linewidth=1.8,
+                markeredgecolor="black", markeredgewidth=0.5, **style)
+    else:
+        ax.plot([], [], label=f"{label} (no data)", **style)
+
+
+def _relative(curve: Mapping[int, float]) -> dict[int, float]:
+    """The curve less its n = 0 value; empty without one."""
+    return {n: v - curve[0] for n, v in curve.items()} if 0 in curve else {}
+
+
+def figure3(src: Source) -> Figure:
+    """Natural/man-made transfer, random frozen layers, and both against random-split transfer."""
+    fig = Figure(figsize=(11, 9), layout="constrained")
+    axes = fig.subplot_mosaic([["natman", "random"], ["relative", "relative"]])
+    natman_ax, random_ax, rel_ax = axes["natman"], axes["random"], axes["relative"]
+    natman, random = _natman_series(src), _random_series(src)
+    colors = ("#2e7d32", "#ef6c00")
+    for (label, curve), color in zip(natman.items(), colors, strict=True):
+        _plot_curve(natman_ax, curve, label, color=color, marker="o")
+        _plot_curve(rel_ax, _relative(curve), label, color=color, marker="o", linestyle="--")
+    _plot_curve(random_ax, random, "random frozen layers", color="#6a1b9a", marker="s")
+    _plot_curve(rel_ax, _relative(random), "random frozen layers", color="#6a1b9a", marker="s")
+    pts = series.points(src.acc, series.RANDOM_GROUPS, src.pool_halves)
+    anb = ({0: pts.base()} | pts.means("AnB")) if pts.base() is not None else {}
+    _plot_curve(rel_ax, _relative(anb), "AnB, random splits (mean)", **STYLE["AnB"])
+    rel_ax.axhline(0, color="gray", linestyle=":", linewidth=1, label="reference (base net)")
+    halves = "natural and man-made" if src.dataset in NATMAN_HALVES else "the natman split's"
+    natman_ax.set_title(f"transfer between {halves} halves (frozen)", fontsize=9)
+    random_ax.set_title("first n layers random and frozen, all classes", fontsize=9)
+    rel_ax.set_title("relative to each one's base net (n = 0)", fontsize=9)
+    rel_ax.set_ylabel("Relative top-1 accuracy (higher is better)")
+    for ax in (natman_ax, random_ax, rel_ax):
+        _split_axes(ax)
+        ax.legend(loc="best", fontsize=8)
+        ax.set_xlabel(X_LABEL)
+    natman_ax.set_ylabel(Y_LABEL)
+    empty = (not any(natman.values()), not random, not (random or anb or any(natman.values())))
+    for ax, none in zip((natman_ax, random_ax, rel_ax), empty, strict=True):
+        if none:
+            _no_data(ax)
+    keys = _figure3_keys(src) | (pts.keys if anb else set())
+    missing = [label for label, curve in natman.items() if not curve]
+    missing += [] if random else ["random frozen layers"]
+    missing += [] if anb else ["random-split AnB"]
+    _title(fig, "Figure 3: dissimilar tasks and random features", src, keys, missing)
+    return fig
+
+
+def _figure3_keys(src: Source) -> set[str]:
+    return {k for k in src.acc if k.startswith(("natman/", "whole/"))}
+
+
+def reduced(src: Source) -> Figure:
+    """Top-1 accuracy against training images per class (log scale)."""
+    keys = {k: f"reduced/{plan.reduced_name(k)}" for k in plan.REDUCED_PER_CLASS}
+    curve = {k: src.acc[key] for k, key in keys.items() if key in src.acc}
+    fig = Figure(figsize=(7, 5), layout="constrained")
+    ax = fig.subplots()
+    _plot_curve(ax, curve, "reduced training set", color="#00695c", marker="o")
+    if "whole/base" in src.acc:
+        ax.axhline(src.acc["whole/base"], color="gray", linestyle=":",
+                   label="whole training set (whole/base)")
+    ax.set_xscale("log")
+    ax.set_xticks([1, 10, 100, 1000])
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.set_xlabel("Training images per class")
+    ax.set_ylabel(Y_LABEL)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="upper left", fontsize=8)
+    if not curve:
+        _no_data(ax)
+    count = f"{len(curve)} of {len(plan.REDUCED_PER_CLASS)} reduced nets"
+    used = {keys[k] for k in curve}
+    _title(fig, f"Reduced training data: the first N images of each class ({count})", src, used, [])
+    return fig

@@ -1,0 +1,152 @@
+"""Read a `caffe train` log: test accuracy and loss, training loss and learning rate.
+
+Two formats are read (PAPER.md, "Log formats"):
+- Caffe 2014: `Iteration N, Testing net` then `Test score #0: 0.62` (accuracy), `Test score #1: 1.6`
+  (loss); `Iteration N, loss = 0.47` and `Iteration N, lr = 0.01`.
+- Caffe 1.0: `Iteration N, Testing net (#0)` then `Test net output #0: accuracy = 0.57` and
+  `Test net output #1: loss = 1.6 (* 1 = 1.6 loss)`; `Iteration N (x iter/s, ...), loss = 0.47`.
+A log may be gzip-compressed or cut off midway; a resumed run's log may repeat iterations, and the
+later line wins.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+_NUM = r"([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf)"
+_TEST_START = re.compile(r"Iteration (\d+), Testing net(?: \(#(\d+)\))?")
+_TEST_SCORE = re.compile(r"Test score #(\d+): " + _NUM)
+_TEST_OUTPUT = re.compile(r"Test net output #(\d+): (\S+) = " + _NUM)
+_TRAIN_LOSS = re.compile(r"Iteration (\d+)(?: \([^)]*\))?, loss = " + _NUM)
+_TRAIN_LR = re.compile(r"Iteration (\d+), lr = " + _NUM)
+_SLOTS = ("accuracy", "loss")  # the output order of the project's nets and of 2014's logs
+
+Number = float | None
+
+
+@dataclass(frozen=True)
+class TrainingLog:
+    """One log: tests as (iteration, accuracy, loss), training as (iteration, loss, lr)."""
+
+    tests: list[tuple[int, float, Number]]
+    train: list[tuple[int, Number, Number]]
+
+    @property
+    def final_iteration(self) -> int:
+        """The iteration of the last test; the last iteration seen when no test completed."""
+        return self.tests[-1][0] if self.tests else self.last_iteration
+
+    @property
+    def final_accuracy(self) -> float | None:
+        return self.tests[-1][1] if self.tests else None
+
+    @property
+    def last_iteration(self) -> int:
+        """How far the log got: the highest iteration of any test or training line."""
+        return max([row[0] for row in self.tests + self.train], default=0)
+
+    def to_json(self) -> dict:
+        """The `parse-log` JSON object; NaN and infinities become null."""
+        return {
+            "final_iteration": self.final_iteration,
+            "final_accuracy": _finite(self.final_accuracy),
+            "tests": [[it, _finite(acc), _finite(loss)] for it, acc, loss in self.tests],
+            "train": [[it, _finite(loss), _finite(lr)] for it, loss, lr in self.train],
+        }
+
+
+def _finite(value: Number) -> Number:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def read_text(path: Path) -> str:
+    """The log's text, gunzipped when it is gzip, without a last line cut off midway."""
+    data = Path(path).read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        data = _gunzip(data)
+    text = data.decode("utf-8", errors="replace")
+    return text if text.endswith("\n") else text[: text.rfind("\n") + 1]
+
+
+def _gunzip(data: bytes) -> bytes:
+    """Every gzip member's bytes; a cut-off or damaged stream gives what precedes the damage."""
+    out: list[bytes] = []
+    while data:
+        unzip = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
+        try:
+            out.append(unzip.decompress(data))
+        except zlib.error:
+            break
+        data = unzip.unused_data if unzip.eof else b""
+    return b"".join(out)
+
+
+def _slot(index: int, name: str | None) -> str | None:
+    """Which of accuracy/loss a test output is: by its name where it has one, else by its index."""
+    lowered = (name or "").lower()
+    if "loss" in lowered:
+        return "loss"
+    if "acc" in lowered:
+        return "accuracy"
+    return _SLOTS[index] if index < len(_SLOTS) else None
+
+
+class _Parser:
+    def __init__(self) -> None:
+        self.tests: dict[int, dict[str, float]] = {}
+        self.train: dict[int, dict[str, float]] = {}
+        self.testing: dict[str, float] | None = None  # the test block being read
+
+    def line(self, line: str) -> None:
+        if match := _TEST_START.search(line):
+            self.testing = None
+            if int(match[2] or 0) == 0:  # only the first test net: the validation set
+                self.testing = self.tests[int(match[1])] = {}
+        elif match := _TEST_OUTPUT.search(line) or _TEST_SCORE.search(line):
+            self._score(match)
+        elif match := _TRAIN_LOSS.search(line):
+            self.train.setdefault(int(match[1]), {})["loss"] = float(match[match.lastindex])
+        elif match := _TRAIN_LR.search(line):
+            self.train.setdefault(int(match[1]), {})["lr"] = float(match[2])
+
+    def _score(self, match: re.Match) -> None:
+        if self.testing is None:
+            return
+        name = match[2] if match.lastindex == 3 else None
+        slot = _slot(int(match[1]), name)
+        if slot is not None:
+            self.testing.setdefault(slot, float(match[match.lastindex]))
+
+    def result(self) -> TrainingLog:
+        tests = [(it, t["accuracy"], t.get("loss"))
+                 for it, t in sorted(self.tests.items()) if "accuracy" in t]
+        train = [(it, t.get("loss"), t.get("lr")) for it, t in sorted(self.train.items())]
+        return TrainingLog(tests, train)
+
+
+def parse_text(text: str) -> TrainingLog:
+    parser = _Parser()
+    for line in text.splitlines():
+        parser.line(line)
+    return parser.result()
+
+
+def parse_log(path: Path) -> TrainingLog:
+    """Parse a log file, plain or gzip; a run folder means its train.log (or train.log.gz)."""
+    return parse_text(read_text(find_log(Path(path))))
+
+
+def find_log(path: Path) -> Path:
+    """`path` itself, or for a folder its train.log or train.log.gz; FileNotFoundError if none."""
+    if not path.is_dir():
+        if not path.exists():
+            raise FileNotFoundError(f"no log at {path}")
+        return path
+    for name in ("train.log", "train.log.gz"):
+        if (path / name).is_file():
+            return path / name
+    raise FileNotFoundError(f"no train.log or train.log.gz in {path}")

@@ -1,0 +1,103 @@
+"""The results of run folders `RUNS/<dataset>/<group>/<net>/`: one row per run."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from transferability import plan
+from transferability.errors import UserError
+from transferability.logparse import TrainingLog, parse_log
+from transferability.plan import Net
+
+COLUMNS = ("dataset", "group", "net", "paper_name", "source_half", "target_half", "n", "layers",
+           "iterations", "top1_accuracy", "finished")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run folder: its network, its log (None before training starts), and whether it ended."""
+
+    dataset: str
+    net: Net
+    path: Path
+    log: TrainingLog | None
+    finished: bool  # final.caffemodel is there
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.log.final_accuracy if self.log else None
+
+    @property
+    def iterations(self) -> int:
+        return self.log.last_iteration if self.log else 0
+
+    def row(self) -> dict[str, object]:
+        net = self.net
+        acc = self.accuracy
+        return {
+            "dataset": self.dataset, "group": net.group, "net": net.name,
+            "paper_name": plan.paper_name(net), "source_half": net.source_half or "",
+            "target_half": net.target_half or "", "n": net.n, "layers": layers(net),
+            "iterations": self.iterations, "top1_accuracy": "" if acc is None else f"{acc:.6g}",
+            "finished": "yes" if self.finished else "no",
+        }
+
+
+def layers(net: Net) -> str:
+    """How the net's first n layers train: frozen, fine-tuned, or scratch (nothing copied)."""
+    if net.n == 0:
+        return "scratch"
+    return "frozen" if net.frozen else "fine-tuned"
+
+
+def _read_run(dataset: str, net: Net, path: Path) -> Run:
+    try:
+        log = parse_log(path)
+    except FileNotFoundError:
+        log = None
+    return Run(dataset, net, path, log, (path / "final.caffemodel").is_file())
+
+
+def scan(runs_dir: Path, dataset: str | None = None) -> tuple[list[Run], list[Path]]:
+    """Every run folder under runs_dir in plan order, and the folders that name no planned net."""
+    if not Path(runs_dir).is_dir():
+        raise UserError(f"RUNS_DIR {runs_dir} is not a directory")
+    if dataset is not None and dataset not in plan.DATASETS:
+        raise UserError(f"unknown dataset '{dataset}': expected one of {', '.join(plan.DATASETS)}")
+    nets = {net.key: net for net in plan.all_nets()}
+    order = {key: i for i, key in enumerate(nets)}
+    runs: list[Run] = []
+    unknown: list[Path] = []
+    for path in sorted(Path(runs_dir).glob("*/*/*/")):
+        ds, key = path.parts[-3], f"{path.parts[-2]}/{path.parts[-1]}"
+        if dataset is not None and ds != dataset:
+            continue
+        if ds in plan.DATASETS and key in nets:
+            runs.append(_read_run(ds, nets[key], path))
+        else:
+            unknown.append(path)
+    runs.sort(key=lambda r: (plan.DATASETS.index(r.dataset), order[r.net.key]))
+    return runs, unknown
+
+
+def write_csv(runs: Iterable[Run], out: TextIO) -> None:
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for run in runs:
+        writer.writerow(run.row())
+
+
+def accuracies(runs: Iterable[Run], dataset: str) -> tuple[dict[str, float], set[str]]:
+    """Plan key -> top-1 accuracy at the last test, and the keys of runs not yet finished."""
+    acc: dict[str, float] = {}
+    unfinished: set[str] = set()
+    for run in runs:
+        if run.dataset == dataset and run.accuracy is not None:
+            acc[run.net.key] = run.accuracy
+            if not run.finished:
+                unfinished.add(run.net.key)
+    return acc, unfinished

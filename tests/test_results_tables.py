@@ -1,0 +1,136 @@
+"""results, the paper's reference data, Figure 2's treatments and compare."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+from statistics import mean
+
+import pytest
+
+from tests.conftest import write_run
+from transferability import paper, plan, series
+from transferability.cli import main
+from transferability.logparse import parse_log
+from transferability.results import COLUMNS, scan
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_results_table(tmp_path: Path, caffe_train_run: Path, capsys) -> None:
+    runs = tmp_path / "runs"
+    real = runs / "fashion-mnist/split0/baseB"
+    real.mkdir(parents=True)
+    shutil.copy(caffe_train_run / "train.log", real / "train.log")
+    write_run(runs, "fashion-mnist", "split0/A3B+", 0.5, done=True)
+    write_run(runs, "fashion-mnist", "split0/B5B", 0.25, done=False, last=400)
+    write_run(runs, "imagenet", "whole/random2", None, done=False)  # folder made, not started
+    (runs / "imagenet/split9/baseA").mkdir(parents=True)  # not in the plan
+    assert main(["results", str(runs), "--csv", str(tmp_path / "out.csv")]) == 0
+    assert "skipped" in capsys.readouterr().err
+    rows = _csv(tmp_path / "out.csv")
+    assert tuple(rows[0]) == COLUMNS
+    assert [(r["dataset"], r["group"], r["net"]) for r in rows] == [
+        ("imagenet", "whole", "random2"), ("fashion-mnist", "split0", "baseB"),
+        ("fashion-mnist", "split0", "A3B+"), ("fashion-mnist", "split0", "B5B")]
+    by_net = {r["net"]: r for r in rows}
+    log = parse_log(real / "train.log")
+    assert float(by_net["baseB"]["top1_accuracy"]) == pytest.approx(log.final_accuracy)
+    assert by_net["baseB"]["iterations"] == str(log.last_iteration)
+    assert by_net["baseB"]["finished"] == "no"  # no final.caffemodel
+    assert (by_net["A3B+"]["source_half"], by_net["A3B+"]["target_half"]) == ("A", "B")
+    assert (by_net["A3B+"]["n"], by_net["A3B+"]["layers"]) == ("3", "fine-tuned")
+    assert by_net["A3B+"]["paper_name"] == "transfer-ft0A0B_1_3"
+    assert (by_net["A3B+"]["top1_accuracy"], by_net["A3B+"]["finished"]) == ("0.5", "yes")
+    assert (by_net["B5B"]["layers"], by_net["B5B"]["iterations"]) == ("frozen", "400")
+    assert (by_net["random2"]["top1_accuracy"], by_net["random2"]["iterations"]) == ("", "0")
+
+
+def test_results_errors(tmp_path: Path, capsys) -> None:
+    assert main(["results", str(tmp_path / "missing")]) == 2
+    assert "results: error:" in capsys.readouterr().err
+
+
+def test_reference_data_maps_onto_the_plan() -> None:
+    published = paper.published()
+    assert len(published) == 148
+    paper_keys = {net.key for net in plan.paper_nets()}
+    assert set(published) <= paper_keys
+    for key, pub in published.items():
+        assert plan.paper_name(plan.find(key)) == pub.paper_name
+        assert 0.0 < pub.accuracy < 1.0
+        assert pub.iteration in (450000, 236000, 200000)
+    assert published["split0/A3B"].paper_name == "transfer0A0B_1_3"
+
+
+def test_paper_figure2_treatments_pool_the_halves() -> None:
+    acc = paper.accuracies()
+    pts = series.points(acc, series.RANDOM_GROUPS, pool_halves=True)
+    assert len(pts.at("baseB", 0)) == 8  # both halves of four splits
+    for n in range(1, plan.LAYERS + 1):
+        assert len(pts.at("AnB", n)) == 8  # AnB and BnA
+        assert pts.at("BnB", n) == [acc[f"split{s}/A{n}A"] for s in "0123"]  # the authors' AnA
+    halves = [acc[f"split{s}/base{h}"] for s in "0123" for h in "AB"]
+    d = series.derived(pts)
+    for n in range(1, plan.LAYERS + 1):
+        selffer = mean(acc[f"split{s}/A{n}A"] for s in "0123")
+        assert d["co-adaptation drop"][n] == pytest.approx(mean(halves) - selffer)
+        transfer = mean(acc[f"split{s}/{x}{n}{y}"] for s in "0123" for x, y in ("AB", "BA"))
+        assert d["specificity drop"][n] == pytest.approx(selffer - transfer)
+
+
+def test_target_b_only_without_pooling() -> None:
+    acc = {"split0/baseA": 0.9, "split0/baseB": 0.6, "split0/B2B": 0.5, "split0/A2A": 0.8,
+           "split0/A2B": 0.4, "split0/A2B+": 0.7}
+    pts = series.points(acc, ("split0",), pool_halves=False)
+    assert pts.at("baseB", 0) == [0.6]
+    assert (pts.at("BnB", 2), pts.at("AnB", 2), pts.at("AnB+", 2)) == ([0.5], [0.4], [0.7])
+    d = series.derived(pts)
+    assert d["co-adaptation drop"][2] == pytest.approx(0.1)
+    assert d["specificity drop"][2] == pytest.approx(0.1)
+    assert d["fine-tuning gain"][2] == pytest.approx(0.1)
+    assert d["fine-tuning gain"][3] is None
+
+
+def test_compare(tmp_path: Path, capsys) -> None:
+    runs = tmp_path / "runs"
+    acc = paper.accuracies()
+    for key in ("split0/baseA", "split0/A3B", "whole/random1"):
+        write_run(runs, "imagenet", key, acc[key], done=True)
+    write_run(runs, "imagenet", "split0/B2B", 0.5, done=False)  # the paper has no B2B
+    out = tmp_path / "cmp.csv"
+    assert main(["compare", str(runs), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Yosinski et al. 2014" in text
+    assert "transfer0A0B_1_3" in text and "nolearn_1_1" in text
+    rows = {r["network"]: r for r in _csv(out)}
+    assert list(rows) == ["split0/baseA", "split0/B2B", "split0/A3B", "whole/random1"]
+    assert float(rows["split0/A3B"]["difference"]) == pytest.approx(0.0, abs=1e-6)
+    assert float(rows["split0/A3B"]["paper"]) == acc["split0/A3B"]
+    assert (rows["split0/B2B"]["paper"], rows["split0/B2B"]["difference"]) == ("", "")
+    derived = _csv(tmp_path / "cmp_derived.csv")
+    assert [r["n"] for r in derived] == [str(n) for n in range(1, 8)]
+    assert all(r["co-adapt paper"] for r in derived)
+    # imagenet pools the halves: baseA is a baseB point, B2B the only selffer
+    assert [r["co-adapt ours"] != "" for r in derived] == [n == 2 for n in range(1, 8)]
+    assert float(derived[1]["co-adapt ours"]) == pytest.approx(acc["split0/baseA"] - 0.5)
+
+
+def test_compare_lists_every_published_net(tmp_path: Path, capsys) -> None:
+    (tmp_path / "runs").mkdir()
+    assert main(["compare", str(tmp_path / "runs"), "--all"]) == 0
+    text = capsys.readouterr().out
+    assert all(pub.paper_name in text for pub in paper.published().values())
+
+
+def test_scan_filters_by_dataset(tmp_path: Path) -> None:
+    write_run(tmp_path, "imagenet", "split1/baseB", 0.6)
+    write_run(tmp_path, "fashion-mnist", "split1/baseB", 0.8)
+    runs, unknown = scan(tmp_path, "fashion-mnist")
+    assert [(r.dataset, r.net.key, r.accuracy) for r in runs] == [
+        ("fashion-mnist", "split1/baseB", 0.8)]
+    assert unknown == []
