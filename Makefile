@@ -30,8 +30,13 @@ $(VENV)/.stamp: pyproject.toml
 	@$(PY) -m pip install -q -e '.[test]'
 	@touch $@
 
+# Every training target asks for setup, and parallel makes (make -j, Slurm jobs) start Python
+# while another writes: caffe.pth changes only when it must, and by rename, never truncated.
 setup: $(VENV)/.stamp ## .venv/ with the package, its dependencies and pycaffe on its path
-	@echo "$(CAFFE_HOME)/lib/python3/dist-packages" > $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/caffe.pth
+	@pth=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/caffe.pth; \
+	  want="$(CAFFE_HOME)/lib/python3/dist-packages"; \
+	  [ "$$(cat "$$pth" 2>/dev/null)" = "$$want" ] \
+	  || { echo "$$want" > "$$pth.$$$$" && mv -f "$$pth.$$$$" "$$pth"; }
 
 ifdef CAFFE_BUILD
 caffe: $(VENV)/.stamp ## build BVLC Caffe 1.0 (Debian's source package) into CAFFE_HOME (default .caffe/)
