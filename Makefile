@@ -169,8 +169,13 @@ $(PLAN_MK): python/transferability/makerules.py python/transferability/plan.py
 include $(PLAN_MK)
 include data_prep/data.mk
 include caffe_build/gpu.mk
-# data.mk's recipes run the venv's python; bench-data times the real convert_imageset too.
-$(FASHION_MNIST_STAMPS) $(IMAGENET_STAMPS) $(IN_DATA)/lists.done: | $(VENV)/.stamp
+# data.mk's recipes run the venv's python, and write Datum and BlobProto with Caffe's caffe_pb2;
+# bench-data times the real convert_imageset too.
+CAFFE_PB2 := $(CAFFE_HOME)/lib/python3/dist-packages/caffe/proto/caffe_pb2.py
+$(CAFFE_PB2):
+	@$(MAKE) --no-print-directory caffe
+$(FASHION_MNIST_STAMPS) $(IMAGENET_STAMPS): | $(VENV)/.stamp $(CAFFE_PB2)
+$(IN_DATA)/lists.done: | $(VENV)/.stamp
 data: | $(VENV)/.stamp
 bench-data: caffe setup
 

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import lmdb_items, run_caffe_tool, run_data_prep
 from transferability.data.bench import largest_difference, run_bench
 from transferability.data.lists import read_list, write_list
-from transferability.data.protowire import decode_datum
+from transferability.data.records import decode_datum
 from transferability.data.synthetic import camera_grain, synthetic_image
 
 

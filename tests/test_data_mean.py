@@ -1,15 +1,20 @@
-"""compute_mean.py against Caffe's compute_image_mean; Datum and BlobProto bytes against pycaffe."""
+"""compute_mean.py against Caffe's compute_image_mean; records Caffe's tools wrote, read back."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import pytest
 from caffe.proto import caffe_pb2
 
-from tests.conftest import run_caffe_tool, run_data_prep, separable_images, write_datum_lmdb
-from transferability.data import protowire
+from tests.conftest import (
+    lmdb_items,
+    run_caffe_tool,
+    run_data_prep,
+    separable_images,
+    write_datum_lmdb,
+)
+from transferability.data import records
 from transferability.data.lists import write_list
 from transferability.data.mean import read_mean
 from transferability.data.synthetic import write_jpegs
@@ -95,42 +100,29 @@ def test_empty_or_missing_database_is_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "m.binaryproto").exists()
 
 
-# --- the wire format ---------------------------------------------------------------------------
+# --- records read back: what Caffe's C++ tools wrote ----------------------------------------------
 
-@pytest.mark.parametrize("label", [0, 7, 999, 300000])
-def test_raw_datum_bytes_equal_pycaffe(label: int) -> None:
-    data = bytes(range(256)) * 3
-    expected = caffe_pb2.Datum(channels=3, height=16, width=16, data=data, label=label,
-                               encoded=False).SerializeToString()
-    assert protowire.encode_raw_datum(data, label, 3, 16, 16) == expected
-    decoded = protowire.decode_datum(expected)
-    assert (decoded.channels, decoded.height, decoded.width, decoded.data, decoded.label,
-            decoded.encoded) == (3, 16, 16, data, label, False)
-
-
-def test_encoded_and_float_datums() -> None:
-    expected = caffe_pb2.Datum(data=b"\xff\xd8jpeg", label=3, encoded=True).SerializeToString()
-    assert protowire.encode_encoded_datum(b"\xff\xd8jpeg", 3) == expected
-    floats = caffe_pb2.Datum(channels=1, height=1, width=3, float_data=[0.5, -2.0, 3.25], label=-1)
-    decoded = protowire.decode_datum(floats.SerializeToString())
-    assert decoded.float_data == [0.5, -2.0, 3.25] and decoded.label == -1
+def test_relabel_changes_only_the_label(tmp_path: Path) -> None:
+    """A record convert_imageset wrote, relabelled: the other fields' bytes are Caffe's."""
+    names = write_jpegs(tmp_path / "img", 1, height=20, width=24)
+    write_list(tmp_path / "list.txt", [(names[0], 5)])
+    run_caffe_tool("convert_imageset", f"{tmp_path / 'img'}/", tmp_path / "list.txt",
+                   tmp_path / "db")
+    (_, value), = lmdb_items(tmp_path / "db")
+    relabelled = records.relabel_datum(value, 130)
+    assert records.datum_label(relabelled) == 130 and records.datum_label(value) == 5
+    assert records.relabel_datum(relabelled, 5) == bytes(value)  # Caffe's own bytes again
 
 
-def test_relabel_keeps_every_other_byte() -> None:
-    datum = caffe_pb2.Datum(channels=1, height=2, width=2, data=b"abcd", label=5, encoded=False)
-    relabelled = protowire.relabel_datum(datum.SerializeToString(), 130)
-    datum.label = 130
-    assert relabelled == datum.SerializeToString()
-    assert protowire.datum_label(relabelled) == 130
-
-
-def test_blobproto_bytes_equal_pycaffe() -> None:
-    mean = np.arange(24, dtype=np.float32).reshape(1, 2, 3, 4) / 7
-    blob = caffe_pb2.BlobProto(num=1, channels=2, height=3, width=4)
-    blob.data.extend(mean.ravel().tolist())
-    assert protowire.encode_blobproto(mean) == blob.SerializeToString()
+def test_blobproto_read_with_shape_or_legacy_dims(tmp_path: Path) -> None:
+    """compute_image_mean's legacy num/channels/height/width, and a `shape` written by pycaffe."""
+    images, labels = separable_images(6, 2, (2, 3, 4))
+    write_datum_lmdb(tmp_path / "db", images, labels)
+    run_caffe_tool("compute_image_mean", tmp_path / "db", tmp_path / "m.binaryproto")
+    legacy = records.decode_blobproto((tmp_path / "m.binaryproto").read_bytes())
+    np.testing.assert_allclose(legacy, images.mean(axis=0, dtype=np.float64)[None], rtol=1e-6)
     shaped = caffe_pb2.BlobProto()
     shaped.shape.dim.extend([2, 12])
-    shaped.data.extend(mean.ravel().tolist())
-    assert np.array_equal(protowire.decode_blobproto(shaped.SerializeToString()),
-                          mean.reshape(2, 12))
+    shaped.data.extend(legacy.ravel().tolist())
+    assert np.array_equal(records.decode_blobproto(shaped.SerializeToString()),
+                          legacy.reshape(2, 12))

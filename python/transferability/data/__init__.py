@@ -1,5 +1,5 @@
 """Data preparation: ImageNet lists, the paper's splits, LMDBs of Datum, means, Fashion-MNIST.
 
-Nothing here imports pycaffe: Datum and BlobProto are written by `protowire`, byte for byte as
-Caffe's C++ tools write them, so the data can be prepared before Caffe is built.
+Datum and BlobProto are written with Caffe's own `caffe_pb2` (`records`), loaded from CAFFE_HOME
+without pycaffe's compiled module, so the data tools need a built Caffe but start quickly.
 """

@@ -21,7 +21,7 @@ import numpy as np
 
 from transferability.caffe_env import caffe_tool
 from transferability.data.lists import write_list
-from transferability.data.protowire import decode_datum
+from transferability.data.records import decode_datum
 from transferability.data.synthetic import write_jpegs
 from transferability.errors import UserError
 

@@ -15,7 +15,7 @@ from transferability.data.lists import Entry
 from transferability.data.lmdb_io import LmdbWriter, open_reader
 from transferability.data.mean import MeanAccumulator, compute_mean, write_mean
 from transferability.data.progress import bar
-from transferability.data.protowire import relabel_datum
+from transferability.data.records import relabel_datum
 from transferability.errors import UserError
 
 

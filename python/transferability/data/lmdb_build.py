@@ -21,7 +21,7 @@ from transferability.data.lists import Entry
 from transferability.data.lmdb_io import LmdbWriter
 from transferability.data.mean import MeanAccumulator, write_mean
 from transferability.data.progress import bar
-from transferability.data.protowire import encode_encoded_datum, encode_raw_datum
+from transferability.data.records import encode_encoded_datum, encode_raw_datum
 from transferability.errors import UserError
 
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # we report unreadable images

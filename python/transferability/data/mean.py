@@ -14,11 +14,11 @@ import numpy as np
 from transferability.data.lists import write_bytes
 from transferability.data.lmdb_io import entry_count, iter_values
 from transferability.data.progress import bar
-from transferability.data.protowire import Datum, decode_blobproto, decode_datum, encode_blobproto
+from transferability.data.records import decode_blobproto, decode_datum, encode_blobproto
 from transferability.errors import UserError
 
 
-def datum_array(datum: Datum) -> np.ndarray:
+def datum_array(datum) -> np.ndarray:
     """(channels, height, width) pixels of a raw, encoded or float Datum."""
     if datum.encoded:
         import cv2  # only encoded records need it
