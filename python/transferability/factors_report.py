@@ -89,14 +89,15 @@ def _panel(ax, rows: list[dict], group: str) -> None:
 
 def _svm_note(rows: list[dict]) -> str:
     pools = {r["pool"] for r in rows if r["method"].startswith("svm") and r["pool"]}
-    pooled = f"; conv maps max-pooled to {pools.pop()}" if len(pools) == 1 else ""
+    pooled = f";\nconv maps max-pooled to {pools.pop()}" if len(pools) == 1 else ""
     return (f"SVM one-vs-rest on half B's training images, C by {FOLDS}-fold CV, scored on its "
             f"validation images{pooled}")
 
 
 def figure(rows: list[dict], dataset: str) -> Figure:
     groups = _groups(rows)
-    fig = Figure(figsize=(5.5 * len(groups), 5.0), layout="constrained")
+    # one panel still needs the width of the two-line title and the two-column legend
+    fig = Figure(figsize=(max(8.5, 5.5 * len(groups)), 5.5), layout="constrained")
     axes = fig.subplots(1, len(groups), sharey=True, squeeze=False)[0]
     for ax, group in zip(axes, groups, strict=True):
         _panel(ax, rows, group)
