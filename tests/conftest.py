@@ -186,16 +186,17 @@ def run_caffe_tool(tool: str, *args: str | Path) -> subprocess.CompletedProcess:
     return proc
 
 
-def run_data_prep(script: str, *args: str | Path, cwd: Path | None = None
-                  ) -> subprocess.CompletedProcess:
-    """Run data_prep/<script> with the venv's python; the caller checks returncode."""
+def run_data_prep(script: str, *args: str | Path, cwd: Path | None = None,
+                  env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run data_prep/<script> with the venv's python (and `env` added to the environment); the
+    caller checks returncode."""
     import sys
 
     from transferability.caffe_env import REPO_ROOT
 
     return subprocess.run(
         [sys.executable, str(REPO_ROOT / "data_prep" / script), *map(str, args)],
-        cwd=cwd, capture_output=True, text=True,
+        cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})},
     )
 
 

@@ -100,6 +100,24 @@ def test_empty_or_missing_database_is_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "m.binaryproto").exists()
 
 
+def test_no_caffe_is_one_line(tmp_path: Path) -> None:
+    """The data tools write records with Caffe's caffe_pb2: without a Caffe, one line says so."""
+    images, labels = separable_images(4, 2, (1, 4, 4))
+    write_datum_lmdb(tmp_path / "db", images, labels)
+    names = write_jpegs(tmp_path / "img", 1, height=20, width=24)
+    write_list(tmp_path / "list.txt", [(names[0], 0)])
+    no_caffe = {"CAFFE_HOME": str(tmp_path / "nothing")}
+    for script, args in (("compute_mean.py", (tmp_path / "db", tmp_path / "m.binaryproto")),
+                         ("build_lmdb.py", (tmp_path / "img", tmp_path / "list.txt",
+                                            tmp_path / "out"))):
+        proc = run_data_prep(script, *args, "--quiet", env=no_caffe)
+        assert proc.returncode == 2
+        assert proc.stderr == (f"{script}: error: no Caffe at CAFFE_HOME={tmp_path / 'nothing'} "
+                               f"({tmp_path / 'nothing'}/lib/python3/dist-packages/caffe/proto/"
+                               "caffe_pb2.py missing); run `make caffe`\n")
+    assert not (tmp_path / "m.binaryproto").exists() and not (tmp_path / "out").exists()
+
+
 # --- records read back: what Caffe's C++ tools wrote ----------------------------------------------
 
 def test_relabel_changes_only_the_label(tmp_path: Path) -> None:

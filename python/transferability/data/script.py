@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from transferability.caffe_env import CaffeMissing
 from transferability.errors import UserError
 
 
@@ -22,11 +23,12 @@ def parser(script: str, description: str) -> Parser:
 
 
 def run(prog: str, main: Callable[[], int | None]) -> None:
-    """Call main; report UserError and a missing file as one line, exit 2; ^C exits 130."""
+    """Call main; report UserError, a missing file or a missing Caffe as one line, exit 2; ^C
+    exits 130."""
     name = Path(prog).name
     try:
         code = main()
-    except (UserError, FileNotFoundError) as err:
+    except (UserError, FileNotFoundError, CaffeMissing) as err:
         print(f"{name}: error: {err}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
