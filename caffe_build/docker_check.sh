@@ -298,11 +298,12 @@ mapfile -t IMAGE_ENV < <(grep -v '^WORKDIR=' "$WORKROOT/image.env"; cat "$WORKRO
 WD=$(sed -n 's/^WORKDIR=//p' "$WORKROOT/image.env")
 in_image() { chroot "$R" /usr/bin/env -i "${IMAGE_ENV[@]}" /bin/bash -c "cd $WD && $*"; }
 HOME_C=$(in_image 'echo "${CAFFE_HOME:-$PWD/.caffe}"')
+# finds_built CMD WHY: CMD in the image must find Caffe already installed, else die with WHY
+finds_built() { local out; out=$(in_image "$1" 2>&1); echo "$out"; echo "$out" | grep -q 'already installed' || die "$2"; }
 say "docker run IMAGE make help"
 in_image 'make help | head -n 5'
 say "docker run IMAGE make caffe (the image's Caffe must be found, not rebuilt)"
-out=$(in_image 'make caffe' 2>&1); echo "$out"
-echo "$out" | grep -q 'already installed' || die "make caffe in the image did not find the image's Caffe"
+finds_built 'make caffe' "make caffe in the image did not find the image's Caffe"
 say "ldd $HOME_C/bin/caffe, libcaffe and pycaffe's _caffe.so: every library found"
 if in_image "ldd $HOME_C/bin/caffe $HOME_C/lib/libcaffe.so* $HOME_C/lib/python3/dist-packages/caffe/_caffe.so | grep 'not found'"; then
   die "unresolved libraries"
@@ -317,8 +318,7 @@ if [ "$FLAVOUR" = cuda ]; then
   in_image "cuobjdump --list-elf $HOME_C/lib/libcaffe.so.1.0.0 | sed 's/.*\.\(sm_[0-9]*\)\..*/\1/' | sort | uniq -c"
   in_image "cuobjdump --list-ptx $HOME_C/lib/libcaffe.so.1.0.0 | sed 's/.*\.\(sm_[0-9]*\)\..*/\1/' | sort | uniq -c | sed 's/$/ (PTX)/'"
   say "make caffe-cuda CAFFE_CUDA_HOME=$HOME_C (the same recipe: must find it built)"
-  out=$(in_image "make caffe-cuda CAFFE_CUDA_HOME=$HOME_C" 2>&1); echo "$out"
-  echo "$out" | grep -q 'already installed' || die "make caffe-cuda does not match the image's build"
+  finds_built "make caffe-cuda CAFFE_CUDA_HOME=$HOME_C" "make caffe-cuda does not match the image's build"
   say "caffe device_query -gpu 0 (no GPU here: an error is expected)"
   in_image "$HOME_C/bin/caffe device_query -gpu 0 2>&1 | grep -E 'CUDA|GPU|Check failed' | head -n 3" || true
 fi
