@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from google.protobuf import text_format
@@ -33,6 +34,8 @@ def solver_param(dataset: str, net: Net):
     if test_iter is None:
         val_images = classes_in(dataset, net.valid_set) * solver.FASHION_MNIST_VAL_PER_CLASS
         test_iter = val_images // caffenet.PROFILES[dataset].val_batch
+    if net.seed:  # a noise replicate: the same schedule with another seed
+        schedule = replace(schedule, random_seed=(schedule.random_seed or 0) + net.seed)
     return solver.solver(schedule, test_iter)
 
 

@@ -43,6 +43,8 @@ def main() -> int:
         out.append(selection("PAPER", dataset, plan.paper_nets()))
         for split in plan.SPLITS:
             out.append(selection(f"FIGURE2_{split}", dataset, plan.figure2_nets(split)))
+            out.append(selection(f"NOISE_{split}", dataset,
+                                 plan.noise_nets(plan.group_of_split(split))))
         out += [rule(dataset, net) for net in plan.all_nets()]
     sys.stdout.write("\n".join(out))
     return 0

@@ -21,6 +21,9 @@ SPLITS = ("0", "1", "2", "3", "natman")
 HALVES = ("A", "B")
 LAYERS = 7  # n runs over 1..7: the 8th learnable layer (fc8) is always trained from scratch
 REDUCED_PER_CLASS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 750, 1000, 1300)
+# Replicates of baseB with other seeds measure the seed-to-seed spread (not in the paper, which
+# reports no noise): `baseB-seed1`, `baseB-seed2`.
+NOISE_SEEDS = (1, 2)
 
 _TRANSFER = re.compile(r"^([AB])([1-7])([AB])(\+?)$")
 
@@ -37,6 +40,7 @@ class Net:
     n: int              # layers copied (transfers) or left random (randomN); 0 for a base net
     frozen: bool        # whether those n layers keep lr_mult 0
     reduced: bool       # uses the reduced-data solver numbers
+    seed: int = 0       # > 0: a replicate of a base net with another solver seed (noise runs)
 
     @property
     def key(self) -> str:
@@ -69,6 +73,13 @@ def _half_set(group: str, half: str) -> str:
 def base_net(group: str, half: str) -> Net:
     data = _half_set(group, half)
     return Net(group, f"base{half}", data, data, None, 0, False, False)
+
+
+def noise_nets(group: str) -> list[Net]:
+    """baseB of the group again with each of NOISE_SEEDS: the spread of a base net's accuracy."""
+    data = _half_set(group, "B")
+    return [Net(group, f"baseB-seed{seed}", data, data, None, 0, False, False, seed)
+            for seed in NOISE_SEEDS]
 
 
 def transfer_net(group: str, source: str, n: int, target: str, fine_tuned: bool) -> Net:
@@ -108,11 +119,13 @@ def all_nets() -> list[Net]:
     """The complete plan: every combination, a superset of the paper's 170."""
     nets: list[Net] = []
     for split in SPLITS:
-        nets += split_nets(group_of_split(split))
+        nets += split_nets(group_of_split(split)) + noise_nets(group_of_split(split))
     return nets + whole_nets() + reduced_nets()
 
 
 def _in_paper(net: Net) -> bool:
+    if net.seed:
+        return False
     if net.group in ("whole", "reduced") or net.n == 0:
         return True
     source, target, plus = net.source_half, net.target_half, net.name.endswith("+")
@@ -162,6 +175,8 @@ def paper_name(net: Net) -> str:
     if net.group == "reduced":
         return f"reduced-{net.name.removeprefix('reduced')}"
     split = net.group.removeprefix("split")
+    if net.seed:
+        return f"half{split}B-seed{net.seed}"  # not the paper's: it ran no replicates
     if net.n == 0:
         return f"half{split}{net.name[-1]}"
     prefix = "transfer-ft" if net.name.endswith("+") else "transfer"
