@@ -52,8 +52,8 @@ caffe-check: ## check that CAFFE_HOME holds a working Caffe
 
 # --- tests ------------------------------------------------------------------------------------
 # Debian packages the tests read or start: WordNet for the natural/man-made split, the
-# Fashion-MNIST IDX files, and a one-node Slurm cluster.
-TEST_DEBS := wordnet-base dataset-fashion-mnist slurm-wlm munge
+# Fashion-MNIST IDX files, a one-node Slurm cluster, and a browser to open the HTML report.
+TEST_DEBS := wordnet-base dataset-fashion-mnist slurm-wlm munge chromium
 
 test-deps:
 	@missing=$$(for p in $(TEST_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
@@ -84,6 +84,8 @@ DATA      ?= $(CURDIR)/data
 # ITERS=k shortens every solver of the call; such runs get folders of their own.
 RUNS      ?= $(CURDIR)/runs$(if $(ITERS),/iters$(ITERS))
 FIGURES   ?= $(RUNS)/figures
+REPORT    ?= $(RUNS)/report-$(DATASET).html
+RESULTS   ?= $(CURDIR)/results/$(DATASET)
 N         ?=
 FROM      ?= A
 TO        ?= B
@@ -105,7 +107,7 @@ LAYERS_N := 1 2 3 4 5 6 7
 PER_CLASS_ALL := 1 2 5 10 25 50 100 250 500 750 1000 1300
 
 .PHONY: check-args base-A base-B transfer random whole reduced figure2 paper figures compare \
-	figures-paper factors prototxt
+	figures-paper factors prototxt noise report study publish
 
 check-args: $(if $(CAFFE_BUILD),,caffe-check)
 	$(call require,$(call one_of,$(DATASET),imagenet fashion-mnist),unknown DATASET '$(DATASET)': use imagenet or fashion-mnist)
@@ -138,8 +140,22 @@ figure2: check-args ## the 30 nets of figure 2 for SPLIT (A to B), then the figu
 	@$(TRANSFERABILITY) figures $(RUNS) --out $(FIGURES) --dataset $(DATASET) --split $(SPLIT) --figure 2
 	@echo "figure 2: $(FIGURES)/$(DATASET)_figure2_split$(SPLIT).png (and .pdf)"
 
-paper: check-args ## all 170 networks of the paper, bases first (fit for make -j)
-	@$(MAKE) --no-print-directory $(PAPER_$(DATASET))
+paper: check-args ## all 170 networks of the paper, bases first (fit for make -j); fashion-mnist: + noise
+	@$(MAKE) --no-print-directory $(PAPER_$(DATASET)) $(if $(filter fashion-mnist,$(DATASET)),$(NOISE_0_$(DATASET)))
+
+noise: check-args ## baseB of SPLIT again with two more seeds: the seed-to-seed spread
+	@$(MAKE) --no-print-directory $(NOISE_$(SPLIT)_$(DATASET))
+
+study: check-args ## make paper, then publish: the whole study and its results (make -j2 study)
+	@$(MAKE) --no-print-directory paper
+	@$(MAKE) --no-print-directory publish
+
+publish: setup ## RESULTS (results/DATASET): tables, figures, findings with verdicts, report
+	@$(TRANSFERABILITY) report $(RUNS) --dataset $(DATASET) --out $(RESULTS) --publish
+
+report: setup ## one HTML page: figures, tables, noise and the paper's findings with verdicts
+	@mkdir -p $(RUNS)
+	@$(TRANSFERABILITY) report $(RUNS) --dataset $(DATASET) --out $(REPORT)
 
 figures: setup ## every figure that the runs so far allow, into FIGURES
 	@mkdir -p $(RUNS)
@@ -199,6 +215,8 @@ status: check-plan setup ## PLAN=paper|figure2|demo: each network finished (top-
 	@$(TRANSFERABILITY) status $(PLAN_ARGS)
 
 # --- the demo ---------------------------------------------------------------------------------
-demo: ## Fashion-MNIST, split 0, figure 2, on the CPU, from nothing (about 20 minutes on 2 cores)
+demo: ## Fashion-MNIST, split 0: figure 2's nets, baseB's noise, the figure and the report (CPU)
 	@$(MAKE) --no-print-directory caffe setup
-	@$(MAKE) --no-print-directory -j$(JOBS_DEMO) figure2 DATASET=fashion-mnist SPLIT=0 GPU=
+	@$(MAKE) --no-print-directory -j$(JOBS_DEMO) figure2 noise DATASET=fashion-mnist SPLIT=0 GPU=
+	@$(MAKE) --no-print-directory compare report DATASET=fashion-mnist
+	@echo "report: $(RUNS)/report-fashion-mnist.html"

@@ -6,13 +6,15 @@ import csv
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from transferability import paper, plan, series
+from transferability import findings, paper, plan, series
 from transferability.results import Run
 
 NET_COLUMNS = ("network", "paper_name", "iterations", "finished", "ours", "paper", "difference")
 SHORT = {"co-adaptation drop": "co-adapt", "specificity drop": "specificity",
          "fine-tuning gain": "fine-tune"}
-DERIVED_COLUMNS = ("n", *(f"{SHORT[q]} {who}" for q in series.DERIVED for who in ("ours", "paper")))
+DERIVED_COLUMNS = ("n", *(f"{SHORT[q]} {who}" for q in series.DERIVED
+                          for who in ("ours", "within noise", "paper")))
+FINDING_COLUMNS = ("finding", "claim", "q", "q ours", "q paper", "verdict", "criterion")
 
 Cell = str | int | float | None
 
@@ -38,8 +40,10 @@ def net_rows(runs: Sequence[Run], all_published: bool = False) -> list[dict[str,
     return rows
 
 
-def derived_rows(ours: Mapping[str, float], pool_halves: bool) -> list[dict[str, Cell]]:
-    """Per n: each derived quantity from our accuracies and from the paper's (halves pooled)."""
+def derived_rows(ours: Mapping[str, float], pool_halves: bool,
+                 spread: float | None = None) -> list[dict[str, Cell]]:
+    """Per n: each derived quantity from our accuracies and from the paper's (halves pooled);
+    ours is "within noise" when smaller than twice the seed-to-seed spread."""
     mine = series.derived(series.points(ours, series.RANDOM_GROUPS, pool_halves))
     theirs = series.derived(series.points(paper.accuracies(), series.RANDOM_GROUPS, True))
     rows = []
@@ -47,23 +51,52 @@ def derived_rows(ours: Mapping[str, float], pool_halves: bool) -> list[dict[str,
         row: dict[str, Cell] = {"n": n}
         for q in series.DERIVED:
             row[f"{SHORT[q]} ours"], row[f"{SHORT[q]} paper"] = mine[q][n], theirs[q][n]
+            row[f"{SHORT[q]} within noise"] = (
+                None if mine[q][n] is None or spread is None
+                else "yes" if abs(mine[q][n]) < 2 * spread else "no")
         rows.append(row)
     return rows
 
 
-def _cell(column: str, value: Cell) -> str:
+def finding_rows(found: Sequence[findings.Finding], spread: float | None,
+                 ) -> list[dict[str, Cell]]:
+    return [{"finding": f.number, "claim": f.claim, "q": f.quantity, "q ours": f.ours,
+             "q paper": f.paper, "verdict": f.verdict, "criterion": f.criterion(spread)}
+            for f in found]
+
+
+def control_lines(found: Sequence[findings.Control]) -> list[str]:
+    """One line per control: its value, its limit and whether it is met."""
+    out = []
+    for c in found:
+        value = "-" if c.value is None else f"{100 * c.value:+.2f}"
+        met = {None: "no data", True: "met", False: "NOT met"}[c.met]
+        out.append(f"  {c.name}: {value} points (limit +-{100 * c.limit:.1f}): {met}")
+    return out
+
+
+def noise_line(spread: float | None) -> str:
+    if spread is None:
+        return ("Noise: unknown (no seed replicates of split0's baseB: train baseB-seed1 and "
+                "baseB-seed2, e.g. make noise); every verdict is 'no data'.")
+    return (f"Noise: seed-to-seed spread of split0's baseB (sample standard deviation over "
+            f"baseB, baseB-seed1, baseB-seed2) = {100 * spread:.2f} points; a quantity smaller "
+            f"than twice that ({200 * spread:.2f} points) is within noise.")
+
+
+def cell(column: str, value: Cell) -> str:
     """Accuracies in percent, differences in signed percentage points, blanks as '-'."""
     if value is None:
         return "-"
     if isinstance(value, float):
-        signed = column == "difference" or column in DERIVED_COLUMNS
+        signed = column in ("difference", "q ours", "q paper") or column in DERIVED_COLUMNS
         return f"{100 * value:+.2f}" if signed else f"{100 * value:.2f}"
     return str(value)
 
 
 def text_table(rows: Sequence[Mapping[str, Cell]], columns: Sequence[str]) -> str:
     """An aligned text table: text columns left-aligned, numbers right-aligned."""
-    cells = [[_cell(c, row[c]) for c in columns] for row in rows]
+    cells = [[cell(c, row[c]) for c in columns] for row in rows]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
     numeric = [all(not isinstance(row[c], str) for row in rows) for c in columns]
 
@@ -84,8 +117,10 @@ def write_csv(path: Path, rows: Sequence[Mapping[str, Cell]], columns: Sequence[
 
 
 def report(dataset: str, net_table: Sequence[Mapping[str, Cell]],
-           derived_table: Sequence[Mapping[str, Cell]], pool_halves: bool) -> str:
-    """The whole printed report: both tables, with their sources and definitions."""
+           derived_table: Sequence[Mapping[str, Cell]], pool_halves: bool,
+           finding_table: Sequence[Mapping[str, Cell]] = (), spread: float | None = None,
+           controls: Sequence[findings.Control] = ()) -> str:
+    """The whole printed report: the tables, with their sources and definitions."""
     halves = "halves A and B pooled" if pool_halves else "target half B only"
     parts = [
         f"Top-1 accuracy (%): {dataset} runs beside the paper; difference = ours - paper "
@@ -101,6 +136,15 @@ def report(dataset: str, net_table: Sequence[Mapping[str, Cell]],
         f"(ours: {halves}; paper: halves pooled, BnB from its AnA nets):",
         *(f"  {SHORT[q]:<11}  {q} = {d}" for q, d in series.DERIVED.items()),
         "",
+        noise_line(spread),
+        "",
         text_table(derived_table, DERIVED_COLUMNS),
     ]
+    if controls:
+        parts += ["", "Convergence controls on split 0 (baseB = mean of the base net and its "
+                      "seed replicates):", *control_lines(controls)]
+    if finding_table:
+        parts += ["", "The paper's findings, judged from the numbers (q in percentage points):",
+                  text_table(finding_table, FINDING_COLUMNS[:-1]),
+                  "", "Criteria: " + findings.__doc__.split("\n\n", 1)[1].replace("\n", " ")]
     return "\n".join(parts)

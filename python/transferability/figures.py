@@ -24,11 +24,11 @@ STYLE = {  # the paper's look: white base circles, blue selffers, red transfers;
     "AnB+": {"marker": "D", "color": "#f2a0a0"},
 }
 OFFSET = {"baseB": 0.0, "BnB": -0.15, "BnB+": -0.05, "AnB": 0.05, "AnB+": 0.15}
-MEANING = {  # the paper's reading of each mean line (its section 4.1)
-    "BnB": "2: performance drops due to fragile co-adaptation",
-    "BnB+": "3: fine-tuning recovers co-adapted interactions",
-    "AnB": "4: performance drops due to representation specificity",
-    "AnB+": "5: transfer + fine-tuning improves generalization",
+LINE_LABEL = {  # the treatments by name; what they show is judged in findings.py, not here
+    "BnB": "BnB: selffer, frozen (mean)",
+    "BnB+": "BnB+: selffer, fine-tuned (mean)",
+    "AnB": "AnB: transfer, frozen (mean)",
+    "AnB+": "AnB+: transfer, fine-tuned (mean)",
 }
 NATMAN_HALVES = {"imagenet": ("natural", "man-made")}
 X_LABEL = "Layer n at which network is chopped and retrained"
@@ -104,13 +104,13 @@ def _mean_lines(ax: Axes, pts: series.Points) -> None:
     for name in ("AnB+", "BnB+", "BnB", "AnB"):
         means = pts.means(name)
         if not means:
-            ax.plot([], [], color=STYLE[name]["color"], label=f"{MEANING[name]} (no data)")
+            ax.plot([], [], color=STYLE[name]["color"], label=f"{LINE_LABEL[name]} (no data)")
             continue
         xs, ys = list(means), list(means.values())
         if base is not None:
             xs, ys = [0, *xs], [base, *ys]
         ax.plot(xs, ys, color=STYLE[name]["color"], marker=STYLE[name]["marker"],
-                markeredgecolor="black", markeredgewidth=0.6, linewidth=2, label=MEANING[name])
+                markeredgecolor="black", markeredgewidth=0.6, linewidth=2, label=LINE_LABEL[name])
     ax.legend(loc="best", fontsize=8)
 
 

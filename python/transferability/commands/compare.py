@@ -28,19 +28,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from transferability import compare, results
+    from transferability import compare, findings, results
     from transferability.figure_files import pooling
 
     runs, _ = results.scan(args.runs_dir, args.dataset)
     pool = pooling(args.dataset, args.halves)
     acc, _ = results.accuracies(runs, args.dataset)
     nets = compare.net_rows(runs, args.all)
-    derived = compare.derived_rows(acc, pool)
-    print(compare.report(args.dataset, nets, derived, pool))
+    spread = findings.noise(acc)
+    derived = compare.derived_rows(acc, pool, spread)
+    found = compare.finding_rows(findings.findings(acc, pool, spread), spread)
+    print(compare.report(args.dataset, nets, derived, pool, found, spread,
+                         findings.controls(acc)))
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         derived_path = args.out.with_name(f"{args.out.stem}_derived.csv")
+        findings_path = args.out.with_name(f"{args.out.stem}_findings.csv")
         compare.write_csv(args.out, nets, compare.NET_COLUMNS)
         compare.write_csv(derived_path, derived, compare.DERIVED_COLUMNS)
-        print(f"\n{args.out}, {derived_path}")
+        compare.write_csv(findings_path, found, compare.FINDING_COLUMNS)
+        print(f"\n{args.out}, {derived_path}, {findings_path}")
     return 0

@@ -1,0 +1,35 @@
+"""`transferability report`: one self-contained HTML page of a dataset's runs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from transferability import plan
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "report", help="write one HTML page with the figures, tables, noise and findings",
+        description="From the run folders under RUNS_DIR: the settings, the figures (embedded), "
+                    "every net beside the paper's published accuracy, the derived quantities "
+                    "with the seed-to-seed noise, and the paper's findings with verdicts.")
+    p.add_argument("runs_dir", type=Path, metavar="RUNS_DIR")
+    p.add_argument("--dataset", choices=plan.DATASETS, default="fashion-mnist")
+    p.add_argument("--out", type=Path, required=True, metavar="OUT.html|DIR",
+                   help="the page; with --publish, the folder for a study's committed results")
+    p.add_argument("--publish", action="store_true",
+                   help="write OUT/: networks.csv, compare.csv, derived.csv, findings.csv, "
+                        "findings.md, figure2*.png, figure3.png, reduced.png and report.html")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from transferability import report
+
+    if args.publish:
+        for path in report.publish(args.runs_dir, args.dataset, args.out):
+            print(path)
+    else:
+        print(report.write(args.runs_dir, args.dataset, args.out))
+    return 0

@@ -1,0 +1,232 @@
+"""One self-contained HTML page of a dataset's results: figures embedded, no network needed.
+
+It holds what the runs under RUNS measured and nothing else: the settings that made them, the
+figures, every net beside the paper's published accuracy, the derived quantities with the noise,
+and the paper's findings with the verdicts of findings.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import io
+import os
+import platform
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from transferability import caffenet, compare, findings, paper, plan, results, series, solver
+from transferability.caffe_env import REPO_ROOT
+from transferability.figure_files import pooling
+from transferability.figures import Source, figure2, figure3, reduced
+
+CSS = """body{font-family:sans-serif;max-width:70em;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:90%}
+td,th{border:1px solid #bbb;padding:.2em .5em;text-align:right}
+td.t,th.t{text-align:left}
+img{max-width:100%;border:1px solid #ddd;margin:.5em 0}
+.reproduced{background:#dcf5dc}.not-reproduced{background:#f8d8d8}
+.within-noise{background:#f5f0d0}.no-data{color:#888}"""
+
+
+def _png(fig: Figure) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _table(rows: Sequence[Mapping[str, compare.Cell]], columns: Sequence[str],
+           row_class: str | None = None) -> str:
+    head = "".join(f'<th class="t">{html.escape(c)}</th>' for c in columns)
+    body = []
+    for row in rows:
+        cls = f' class="{str(row[row_class]).replace(" ", "-")}"' if row_class else ""
+        cells = []
+        for c in columns:
+            text = compare.cell(c, row[c])
+            left = ' class="t"' if isinstance(row[c], str) or row[c] is None else ""
+            cells.append(f"<td{left}>{html.escape(text)}</td>")
+        body.append(f"<tr{cls}>{''.join(cells)}</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"],
+                             capture_output=True, text=True, timeout=10)
+    except OSError:
+        return "unknown (no git)"
+    return out.stdout.strip() or "unknown (not a git checkout)"
+
+
+def provenance() -> dict[str, str]:
+    """Where and when: the commit, the date (UTC) and the machine."""
+    return {
+        "commit": _commit(),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
+    }
+
+
+def settings(dataset: str) -> list[tuple[str, str]]:
+    """The profile and schedule the runs were generated with, in epochs beside the paper's."""
+    profile = caffenet.PROFILES[dataset]
+    standard, _ = solver.SCHEDULES[dataset]
+    convs = "-".join(str(c.num_output) for c in profile.convs)
+    rows = [
+        ("network", f"CaffeNet layer sequence, conv {convs}, fc {profile.fc[0]}-{profile.fc[1]}-"
+                    f"{profile.classes}, crop {profile.crop}"),
+        ("solver", f"SGD momentum {standard.momentum}, base_lr {standard.base_lr}, lr x "
+                   f"{standard.gamma} every {standard.stepsize} iterations, {standard.max_iter} "
+                   f"iterations, batch {profile.train_batch}"),
+    ]
+    per_half = solver.TRAIN_IMAGES_PER_HALF.get(dataset)
+    if per_half:
+        step = standard.stepsize * profile.train_batch / per_half
+        total = standard.max_iter * profile.train_batch / per_half
+        paper_step = solver.PAPER.stepsize * 256 / solver.TRAIN_IMAGES_PER_HALF["imagenet"]
+        paper_total = solver.PAPER.max_iter * 256 / solver.TRAIN_IMAGES_PER_HALF["imagenet"]
+        rows.append(("epochs (of a half's training set)",
+                     f"{step:.1f} per lr step, {total:.1f} in all (the paper: {paper_step:.0f} "
+                     f"per step, {paper_total:.0f} in all)"))
+    seed = standard.random_seed
+    rows.append(("seeds", f"random_seed {seed}; noise replicates baseB-seed"
+                          f"{{{','.join(map(str, plan.NOISE_SEEDS))}}} add "
+                          f"{{{','.join(str((seed or 0) + s) for s in plan.NOISE_SEEDS)}}}"))
+    return rows
+
+
+def _figures(src: Source) -> list[tuple[str, Figure]]:
+    present = {key.split("/")[0] for key in src.acc}
+    out = []
+    for group in [plan.group_of_split(s) for s in plan.SPLITS if plan.group_of_split(s) in present]:
+        label = group.replace("split", "split ") if group != "natman" else "natural/man-made"
+        out.append((f"Figure 2, {label}", figure2(src, (group,), label)))
+    if present & {"natman", "whole"}:
+        out.append(("Figure 3", figure3(src)))
+    if "reduced" in present:
+        out.append(("Reduced training data", reduced(src)))
+    return out
+
+
+def page(runs_dir: Path, dataset: str) -> str:
+    """The report's HTML for one dataset's runs under runs_dir."""
+    runs, _ = results.scan(runs_dir, dataset)
+    acc, unfinished = results.accuracies(runs, dataset)
+    pool = pooling(dataset, None)
+    spread = findings.noise(acc)
+    nets = compare.net_rows(runs)
+    derived = compare.derived_rows(acc, pool, spread)
+    found = compare.finding_rows(findings.findings(acc, pool, spread), spread)
+    src = Source(dataset, dataset, f"{dataset} runs in {runs_dir}", acc, pool,
+                 frozenset(unfinished))
+    where = provenance()
+    esc = html.escape
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        f"<title>Transferability: {esc(dataset)} results</title><style>{CSS}</style></head><body>",
+        f"<h1>How transferable are features: {esc(dataset)} results</h1>",
+        f"<p>{len(acc)} networks with a test result ({len(unfinished)} unfinished) in "
+        f"<code>{esc(str(runs_dir))}</code>. Commit {esc(where['commit'])}, {esc(where['date'])}, "
+        f"{esc(where['machine'])}.</p>",
+        "<h2>Settings</h2>",
+        "<table>" + "".join(f'<tr><th class="t">{esc(k)}</th><td class="t">{esc(v)}</td></tr>'
+                            for k, v in settings(dataset)) + "</table>",
+        "<h2 id='findings'>The paper's findings, judged from these numbers</h2>",
+        f"<p>{esc(compare.noise_line(spread))}</p>",
+        "<p>Convergence controls on split 0 (baseB = mean of the base net and its seed "
+        "replicates):</p><ul>" + "".join(f"<li>{esc(line.strip())}</li>"
+                                         for line in compare.control_lines(findings.controls(acc)))
+        + "</ul>",
+        f"<p>{esc(findings.__doc__.split(chr(10) * 2, 1)[1])}</p>",
+        _table(found, compare.FINDING_COLUMNS, row_class="verdict"),
+        "<h2>Figures</h2>",
+    ]
+    for title, fig in _figures(src):
+        parts.append(f"<h3>{esc(title)}</h3><img alt='{esc(title)}' "
+                     f"src='data:image/png;base64,{_png(fig)}'>")
+    parts += [
+        "<h2>Derived quantities per n (percentage points)</h2>",
+        "<p>" + "; ".join(f"{esc(k)} = {esc(v)}" for k, v in series.DERIVED.items())
+        + ". Paper: halves pooled, BnB from its AnA nets.</p>",
+        _table(derived, compare.DERIVED_COLUMNS),
+        "<h2>Every network beside the paper</h2>",
+        f"<p>Top-1 accuracy (%) at the last test; paper: {esc(paper.SOURCE)}.</p>",
+        _table(nets, compare.NET_COLUMNS),
+        "</body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def write(runs_dir: Path, dataset: str, out: Path) -> Path:
+    """Write the page whole or not at all."""
+    text = page(runs_dir, dataset)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, out)
+    return out
+
+
+def findings_markdown(dataset: str, found: Sequence[Mapping[str, compare.Cell]],
+                      spread: float | None, controls: Sequence[findings.Control],
+                      where: Mapping[str, str], count: int) -> str:
+    """The findings as a Markdown table, with the noise, the criteria and where they came from."""
+    lines = [
+        f"# The paper's findings on {dataset}, judged from the measured accuracies",
+        "",
+        f"{count} networks; commit {where['commit']}, {where['date']}, {where['machine']}.",
+        "",
+        compare.noise_line(spread),
+        "",
+        "Convergence controls on split 0 (baseB = mean of the base net and its seed replicates):",
+        "",
+        *(f"- {line.strip()}" for line in compare.control_lines(controls)),
+        "",
+        findings.__doc__.split("\n\n", 1)[1].replace("\n", " ").strip(),
+        "",
+        "| # | the paper's finding | q | ours (points) | paper (points) | verdict |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in found:
+        cells = [compare.cell(c, row[c]) for c in ("finding", "claim", "q", "q ours", "q paper",
+                                                  "verdict")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def publish(runs_dir: Path, dataset: str, out: Path) -> list[Path]:
+    """The committed results of a study: tables, figures, findings and the report, in `out`."""
+    runs, _ = results.scan(runs_dir, dataset)
+    acc, unfinished = results.accuracies(runs, dataset)
+    pool = pooling(dataset, None)
+    spread = findings.noise(acc)
+    found = compare.finding_rows(findings.findings(acc, pool, spread), spread)
+    src = Source(dataset, dataset, f"{dataset}: {len(acc)} networks", acc, pool,
+                 frozenset(unfinished))
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    with open(out / "networks.csv", "w", newline="") as csv_file:
+        results.write_csv(runs, csv_file)
+    written.append(out / "networks.csv")
+    for name, rows, columns in (
+            ("compare.csv", compare.net_rows(runs), compare.NET_COLUMNS),
+            ("derived.csv", compare.derived_rows(acc, pool, spread), compare.DERIVED_COLUMNS),
+            ("findings.csv", found, compare.FINDING_COLUMNS)):
+        compare.write_csv(out / name, rows, columns)
+        written.append(out / name)
+    (out / "findings.md").write_text(
+        findings_markdown(dataset, found, spread, findings.controls(acc), provenance(), len(acc)))
+    written.append(out / "findings.md")
+    figures = {"figure2": figure2(src, series.RANDOM_GROUPS, "random splits 0-3"),
+               "figure2_split0": figure2(src, ("split0",), "split 0"),
+               "figure3": figure3(src), "reduced": reduced(src)}
+    for stem, fig in figures.items():
+        fig.savefig(out / f"{stem}.png", dpi=110)
+        written.append(out / f"{stem}.png")
+    written.append(write(runs_dir, dataset, out / "report.html"))
+    return written
