@@ -28,7 +28,7 @@ def table(base: float = 0.85, seeds: tuple[float, ...] = (0.851, 0.849),
 
 
 def verdicts(acc: dict[str, float]) -> list[str]:
-    return [f.verdict for f in findings.findings(acc, False, findings.noise(acc))]
+    return [f.verdict for f in findings.findings(acc, findings.noise(acc))]
 
 
 def test_noise_is_the_sample_spread_of_the_base_and_its_seeds() -> None:
@@ -55,7 +55,7 @@ def test_verdict_rule(q, effect, spread, expected) -> None:
 def test_the_papers_pattern_reproduces_every_finding() -> None:
     acc = table(anb=(0.85, 0.85, 0.84, 0.83, 0.80, 0.75, 0.70),
                 bnb=(0.85, 0.85, 0.82, 0.81, 0.82, 0.85, 0.85), anb_plus=(0.86,) * 7)
-    found = findings.findings(acc, False, findings.noise(acc))
+    found = findings.findings(acc, findings.noise(acc))
     assert [f.verdict for f in found] == [REPRODUCED] * 7
     assert found[1].ours == pytest.approx(0.85 - (0.82 + 0.81 + 0.82) / 3)
     assert found[3].ours == pytest.approx((0.10 + 0.15) / 2)

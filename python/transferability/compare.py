@@ -71,7 +71,9 @@ def control_lines(found: Sequence[findings.Control]) -> list[str]:
     for c in found:
         value = "-" if c.value is None else f"{100 * c.value:+.2f}"
         met = {None: "no data", True: "met", False: "NOT met"}[c.met]
-        out.append(f"  {c.name}: {value} points (limit +-{100 * c.limit:.1f}): {met}")
+        theirs = "-" if c.paper is None else f"{100 * c.paper:+.2f}"
+        out.append(f"  {c.name}: {value} points (limit +-{100 * c.limit:.1f}): {met}; "
+                   f"the paper's nets: {theirs}")
     return out
 
 

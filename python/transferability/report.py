@@ -121,7 +121,7 @@ def page(runs_dir: Path, dataset: str) -> str:
     spread = findings.noise(acc)
     nets = compare.net_rows(runs)
     derived = compare.derived_rows(acc, pool, spread)
-    found = compare.finding_rows(findings.findings(acc, pool, spread), spread)
+    found = compare.finding_rows(findings.findings(acc, spread), spread)
     src = Source(dataset, dataset, f"{dataset} runs in {runs_dir}", acc, pool,
                  frozenset(unfinished))
     where = provenance()
@@ -205,7 +205,7 @@ def publish(runs_dir: Path, dataset: str, out: Path) -> list[Path]:
     acc, unfinished = results.accuracies(runs, dataset)
     pool = pooling(dataset, None)
     spread = findings.noise(acc)
-    found = compare.finding_rows(findings.findings(acc, pool, spread), spread)
+    found = compare.finding_rows(findings.findings(acc, spread), spread)
     src = Source(dataset, dataset, f"{dataset}: {len(acc)} networks", acc, pool,
                  frozenset(unfinished))
     out.mkdir(parents=True, exist_ok=True)

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     nets = compare.net_rows(runs, args.all)
     spread = findings.noise(acc)
     derived = compare.derived_rows(acc, pool, spread)
-    found = compare.finding_rows(findings.findings(acc, pool, spread), spread)
+    found = compare.finding_rows(findings.findings(acc, spread), spread)
     print(compare.report(args.dataset, nets, derived, pool, found, spread,
                          findings.controls(acc)))
     if args.out is not None:
