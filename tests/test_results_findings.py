@@ -100,3 +100,12 @@ def test_convergence_controls() -> None:
     failed = findings.controls(table(bnb=(0.87,) * 7, bnb_plus=(0.85,) * 6 + (0.866,)))
     assert [c.met for c in failed] == [False, True, False]
     assert [c.met for c in findings.controls({})] == [None, None, None]
+
+
+def test_relative_takes_each_net_from_its_own_target_halfs_base() -> None:
+    acc = {"split0/baseA": 0.95, "split0/baseB": 0.84, "split0/baseB-seed1": 0.86,
+           "split0/A3A": 0.90, "split0/A3B": 0.80, "split1/A3B": 0.5, "whole/base": 0.7}
+    rel = findings.relative(acc)
+    assert rel == pytest.approx({"split0/baseA": 0.0, "split0/baseB": -0.01,
+                                 "split0/baseB-seed1": 0.01, "split0/A3A": -0.05,
+                                 "split0/A3B": -0.05})

@@ -63,3 +63,18 @@ def test_report_is_one_page_whose_images_load_in_chromium(tmp_path: Path) -> Non
     assert total >= 3 and loaded == total  # figure 2 of split 0 and natman, figure 3
     assert len(verdicts.split(",")) == 7
     assert set(verdicts.split(",")) <= {"reproduced", "not-reproduced", "within-noise", "no-data"}
+
+
+def test_publish_writes_a_studys_results_folder(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    proc = subprocess.run([sys.executable, "-m", "transferability.cli", "report",
+                           str(_runs(tmp_path)), "--dataset", "fashion-mnist", "--out", str(out),
+                           "--publish"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    names = {p.name for p in out.iterdir()}
+    assert names == {"networks.csv", "compare.csv", "derived.csv", "findings.csv", "findings.md",
+                     "figure2.png", "figure2_split0.png", "figure3.png", "reduced.png",
+                     "report.html"}
+    text = (out / "findings.md").read_text()
+    assert "| 7 | random frozen lower layers" in text and "commit " in text
+    assert (out / "figure2.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -45,6 +45,7 @@ class Source:
     acc: Mapping[str, float]
     pool_halves: bool
     unfinished: frozenset[str] = field(default_factory=frozenset)
+    y_label: str = Y_LABEL  # e.g. for accuracies given relative to each net's base
 
 
 def _notes(src: Source, keys: set[str], missing: list[str]) -> str:
@@ -86,7 +87,7 @@ def figure2(src: Source, groups: tuple[str, ...], label: str) -> Figure:
     _mean_lines(bottom, pts)
     for ax in (top, bottom):
         _split_axes(ax)
-        ax.set_ylabel(Y_LABEL)
+        ax.set_ylabel(src.y_label)
         if not pts.keys:
             _no_data(ax)
     top.legend(loc="best", fontsize=8)
@@ -198,6 +199,7 @@ def reduced(src: Source) -> Figure:
         ax.axhline(src.acc["whole/base"], color="gray", linestyle=":",
                    label="whole training set (whole/base)")
     ax.set_xscale("log")
+    ax.set_xlim(0.7, 2000)  # fixed: a log axis with no points (only the whole-set line) has none
     ax.set_xticks([1, 10, 100, 1000])
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.set_xlabel("Training images per class")

@@ -15,6 +15,7 @@ import os
 import platform
 import subprocess
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -94,15 +95,29 @@ def settings(dataset: str) -> list[tuple[str, str]]:
                      f"{step:.1f} per lr step, {total:.1f} in all (the paper: {paper_step:.0f} "
                      f"per step, {paper_total:.0f} in all)"))
     seed = standard.random_seed
-    rows.append(("seeds", f"random_seed {seed}; noise replicates baseB-seed"
-                          f"{{{','.join(map(str, plan.NOISE_SEEDS))}}} add "
-                          f"{{{','.join(str((seed or 0) + s) for s in plan.NOISE_SEEDS)}}}"))
+    replicates = ", ".join(f"baseB-seed{s} uses {(seed or 0) + s}" for s in plan.NOISE_SEEDS)
+    rows.append(("seeds", f"random_seed {seed} for every net; {replicates}"))
     return rows
+
+
+RELATIVE_LABEL = "Top-1 accuracy less the target half's base net"
+
+
+def relative_source(src: Source) -> Source:
+    """Every split net less its own target half's base, halves pooled: Figure 2 over several
+    splits whose halves differ in difficulty."""
+    return replace(src, name=f"{src.name}-relative", acc=findings.relative(src.acc),
+                   pool_halves=True, y_label=RELATIVE_LABEL)
 
 
 def _figures(src: Source) -> list[tuple[str, Figure]]:
     present = {key.split("/")[0] for key in src.acc}
     out = []
+    random_splits = present & set(series.RANDOM_GROUPS)
+    if len(random_splits) > 1:
+        label = f"{len(random_splits)} random splits, both halves, each net less its own base"
+        out.append((f"Figure 2, {label}",
+                    figure2(relative_source(src), series.RANDOM_GROUPS, label)))
     for group in [plan.group_of_split(s) for s in plan.SPLITS if plan.group_of_split(s) in present]:
         label = group.replace("split", "split ") if group != "natman" else "natural/man-made"
         out.append((f"Figure 2, {label}", figure2(src, (group,), label)))
@@ -180,6 +195,10 @@ def findings_markdown(dataset: str, found: Sequence[Mapping[str, compare.Cell]],
         f"# The paper's findings on {dataset}, judged from the measured accuracies",
         "",
         f"{count} networks; commit {where['commit']}, {where['date']}, {where['machine']}.",
+        f"Made by `make -j2 study DATASET={dataset}` (training every network of the plan that has "
+        "no final model yet, then `make publish`).",
+        "",
+        *(f"- {name}: {value}" for name, value in settings(dataset)),
         "",
         compare.noise_line(spread),
         "",
@@ -222,7 +241,9 @@ def publish(runs_dir: Path, dataset: str, out: Path) -> list[Path]:
     (out / "findings.md").write_text(
         findings_markdown(dataset, found, spread, findings.controls(acc), provenance(), len(acc)))
     written.append(out / "findings.md")
-    figures = {"figure2": figure2(src, series.RANDOM_GROUPS, "random splits 0-3"),
+    relative = relative_source(src)
+    figures = {"figure2": figure2(relative, series.RANDOM_GROUPS,
+                                  "random splits 0-3, both halves, each net less its own base"),
                "figure2_split0": figure2(src, ("split0",), "split 0"),
                "figure3": figure3(src), "reduced": reduced(src)}
     for stem, fig in figures.items():
