@@ -19,6 +19,10 @@ CUDA_ARCHS=${CUDA_ARCHS:-70 80 86 89 90}
 
 say() { printf '[caffe] %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# No step fails without a word: any command that stops the script under set -e names itself.
+trap 'die "caffe_build/build.sh, line $LINENO: \"$BASH_COMMAND\" failed (exit $?)"' ERR
+# shellcheck source=caffe_build/mirror.sh
+. "$HERE/mirror.sh"
 
 # --- which flavour ----------------------------------------------------------
 # A CUDA toolkit counts when cuBLAS's headers sit beside its own nvcc (PREFIX/bin/nvcc and
@@ -74,12 +78,8 @@ fi
 WORK="$CAFFE_HOME/.work"
 mkdir -p "$WORK/apt/lists/partial" "$WORK/download"
 # Debian's mirror as this machine's apt already knows it, so that no host is written down here.
-mirror=$(awk '/^URIs:/{for(i=2;i<=NF;i++) if ($i !~ /security/) {print $i; exit}}' \
-           /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1)
-[ -n "$mirror" ] || mirror=$(awk '$1=="deb" && $0 !~ /security/ {for(i=2;i<=NF;i++) if ($i ~ /:\/\//) {print $i; exit}}' \
-           /etc/apt/sources.list 2>/dev/null | head -n1)
-mirror=${DEBIAN_MIRROR:-$mirror}
-[ -n "$mirror" ] || die "no Debian mirror found in /etc/apt; set DEBIAN_MIRROR"
+mirror=${DEBIAN_MIRROR:-$(debian_mirror "${APT_ETC:-/etc/apt}")}
+[ -n "$mirror" ] || die "no Debian mirror in /etc/apt/sources.list or /etc/apt/sources.list.d; set DEBIAN_MIRROR to one (the URL apt would use)"
 echo "deb-src $mirror bullseye main" > "$WORK/apt/sources.list"
 APT=(apt-get -o "Dir::Etc::SourceList=$WORK/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
      -o "Dir::State::Lists=$WORK/apt/lists" -o APT::Sandbox::User=root)
