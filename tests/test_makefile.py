@@ -115,7 +115,7 @@ def test_a_killed_run_resumes_to_the_same_weights(tmp_path: Path, fm_data: Path)
                             start_new_session=True)
     folder = killed / SPLIT0 / "baseA"
     deadline = time.monotonic() + 120
-    while not (folder / "snapshot_iter_16.solverstate").exists():
+    while not (folder / "snapshot_iter_14.solverstate").exists():
         assert proc.poll() is None and time.monotonic() < deadline, "no snapshot before the kill"
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
