@@ -122,6 +122,7 @@ transfer: check-args ## N=1..7 FROM=A|B TO=A|B [FT=1]: first N layers of baseFRO
 	$(call require,$(call one_of,$(N),$(LAYERS_N)),N must be an integer from 1 to 7$(comma) not '$(N)')
 	$(call require,$(call one_of,$(FROM),A B),FROM must be A or B$(comma) not '$(FROM)')
 	$(call require,$(call one_of,$(TO),A B),TO must be A or B$(comma) not '$(TO)')
+	$(call require,$(call one_of,$(or $(FT),0),0 1),FT must be 1 (fine-tuned) or 0 or empty (frozen)$(comma) not '$(FT)')
 	@$(MAKE) --no-print-directory '$(call RUN,$(GROUP)/$(FROM)$(N)$(TO)$(if $(filter-out 0,$(FT)),+))'
 
 random: check-args ## N=1..7: all classes, first N layers frozen at their random initialisation

@@ -1,6 +1,6 @@
 """Read a `caffe train` log: test accuracy and loss, training loss and learning rate.
 
-Two formats are read (PAPER.md, "Log formats"):
+Two formats are read (docs/PAPER.md, "Log formats"):
 - Caffe 2014: `Iteration N, Testing net` then `Test score #0: 0.62` (accuracy), `Test score #1: 1.6`
   (loss); `Iteration N, loss = 0.47` and `Iteration N, lr = 0.01`.
 - Caffe 1.0: `Iteration N, Testing net (#0)` then `Test net output #0: accuracy = 0.57` and
@@ -16,6 +16,8 @@ import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+
+from transferability.errors import UserError
 
 _NUM = r"([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf)"
 _TEST_START = re.compile(r"Iteration (\d+), Testing net(?: \(#(\d+)\))?")
@@ -63,26 +65,46 @@ def _finite(value: Number) -> Number:
     return value if value is not None and math.isfinite(value) else None
 
 
-def read_text(path: Path) -> str:
-    """The log's text, gunzipped when it is gzip, without a last line cut off midway."""
-    data = Path(path).read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        data = _gunzip(data)
-    text = data.decode("utf-8", errors="replace")
-    return text if text.endswith("\n") else text[: text.rfind("\n") + 1]
+CHUNK = 1 << 20
+LONGEST_LINE = 1 << 20  # longer "lines" (binary data, a sparse file's zeros) are no log lines
 
 
-def _gunzip(data: bytes) -> bytes:
-    """Every gzip member's bytes; a cut-off or damaged stream gives what precedes the damage."""
-    out: list[bytes] = []
-    while data:
+def _chunks(path: Path):
+    """The file's bytes in chunks, gunzipped when it is gzip (every member); a cut-off or damaged
+    gzip stream gives what precedes the damage."""
+    with open(path, "rb") as file:
+        head = file.read(2)
+        file.seek(0)
+        if head != b"\x1f\x8b":
+            while chunk := file.read(CHUNK):
+                yield chunk
+            return
         unzip = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
-        try:
-            out.append(unzip.decompress(data))
-        except zlib.error:
-            break
-        data = unzip.unused_data if unzip.eof else b""
-    return b"".join(out)
+        while chunk := file.read(CHUNK):
+            while chunk:
+                try:
+                    yield unzip.decompress(chunk, CHUNK)
+                    while unzip.unconsumed_tail:
+                        yield unzip.decompress(unzip.unconsumed_tail, CHUNK)
+                except zlib.error:
+                    return
+                chunk = b""
+                if unzip.eof:  # the next gzip member, if any
+                    chunk = unzip.unused_data
+                    unzip = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
+
+
+def lines(path: Path):
+    """The log's complete lines as text, streamed with bounded memory; a last line cut off
+    midway is dropped."""
+    pending = b""
+    for chunk in _chunks(path):
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for raw in complete:
+            yield raw.decode("utf-8", errors="replace")
+        if len(pending) > LONGEST_LINE:
+            pending = b""
 
 
 def _slot(index: int, name: str | None) -> str | None:
@@ -128,16 +150,21 @@ class _Parser:
         return TrainingLog(tests, train)
 
 
-def parse_text(text: str) -> TrainingLog:
+def parse_lines(source) -> TrainingLog:
     parser = _Parser()
-    for line in text.splitlines():
+    for line in source:
         parser.line(line)
     return parser.result()
 
 
+def parse_text(text: str) -> TrainingLog:
+    return parse_lines(text.splitlines())
+
+
 def parse_log(path: Path) -> TrainingLog:
-    """Parse a log file, plain or gzip; a run folder means its train.log (or train.log.gz)."""
-    return parse_text(read_text(find_log(Path(path))))
+    """Parse a log file, plain or gzip, line by line; a run folder means its train.log (or
+    train.log.gz)."""
+    return parse_lines(lines(find_log(Path(path))))
 
 
 def find_log(path: Path) -> Path:
@@ -145,6 +172,8 @@ def find_log(path: Path) -> Path:
     if not path.is_dir():
         if not path.exists():
             raise FileNotFoundError(f"no log at {path}")
+        if not path.is_file():
+            raise UserError(f"{path} is not a regular file (a FIFO or device?): give a log file")
         return path
     for name in ("train.log", "train.log.gz"):
         if (path / name).is_file():

@@ -15,7 +15,7 @@ import os
 import platform
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -128,17 +128,42 @@ def _figures(src: Source) -> list[tuple[str, Figure]]:
     return out
 
 
-def page(runs_dir: Path, dataset: str) -> str:
-    """The report's HTML for one dataset's runs under runs_dir."""
+@dataclass(frozen=True)
+class Study:
+    """What the runs of one dataset under a RUNS folder measured, and what follows from it."""
+
+    runs_dir: Path
+    dataset: str
+    runs: list[results.Run]
+    acc: dict[str, float]
+    unfinished: set[str]
+    pool: bool
+    spread: float | None
+    found: list[dict[str, compare.Cell]]
+    controls: list[findings.Control]
+
+    @property
+    def source(self) -> Source:
+        return Source(self.dataset, self.dataset, f"{self.dataset} runs in {self.runs_dir}",
+                      self.acc, self.pool, frozenset(self.unfinished))
+
+
+def study(runs_dir: Path, dataset: str) -> Study:
     runs, _ = results.scan(runs_dir, dataset)
     acc, unfinished = results.accuracies(runs, dataset)
-    pool = pooling(dataset, None)
     spread = findings.noise(acc)
-    nets = compare.net_rows(runs)
-    derived = compare.derived_rows(acc, pool, spread)
     found = compare.finding_rows(findings.findings(acc, spread), spread)
-    src = Source(dataset, dataset, f"{dataset} runs in {runs_dir}", acc, pool,
-                 frozenset(unfinished))
+    return Study(runs_dir, dataset, runs, acc, unfinished, pooling(dataset, None), spread,
+                 found, findings.controls(acc))
+
+
+def page(st: Study) -> str:
+    """The report's HTML for one dataset's runs."""
+    dataset, acc, unfinished, runs_dir = st.dataset, st.acc, st.unfinished, st.runs_dir
+    spread, found = st.spread, st.found
+    nets = compare.net_rows(st.runs)
+    derived = compare.derived_rows(acc, st.pool, spread)
+    src = st.source
     where = provenance()
     esc = html.escape
     parts = [
@@ -155,7 +180,7 @@ def page(runs_dir: Path, dataset: str) -> str:
         f"<p>{esc(compare.noise_line(spread))}</p>",
         "<p>Convergence controls on split 0 (baseB = mean of the base net and its seed "
         "replicates):</p><ul>" + "".join(f"<li>{esc(line.strip())}</li>"
-                                         for line in compare.control_lines(findings.controls(acc)))
+                                         for line in compare.control_lines(st.controls))
         + "</ul>",
         f"<p>{esc(findings.__doc__.split(chr(10) * 2, 1)[1])}</p>",
         _table(found, compare.FINDING_COLUMNS, row_class="verdict"),
@@ -177,9 +202,9 @@ def page(runs_dir: Path, dataset: str) -> str:
     return "\n".join(parts)
 
 
-def write(runs_dir: Path, dataset: str, out: Path) -> Path:
+def write(st: Study, out: Path) -> Path:
     """Write the page whole or not at all."""
-    text = page(runs_dir, dataset)
+    text = page(st)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -187,10 +212,10 @@ def write(runs_dir: Path, dataset: str, out: Path) -> Path:
     return out
 
 
-def findings_markdown(dataset: str, found: Sequence[Mapping[str, compare.Cell]],
-                      spread: float | None, controls: Sequence[findings.Control],
-                      where: Mapping[str, str], count: int) -> str:
+def findings_markdown(st: Study, where: Mapping[str, str]) -> str:
     """The findings as a Markdown table, with the noise, the criteria and where they came from."""
+    dataset, found, spread, controls, count = (st.dataset, st.found, st.spread, st.controls,
+                                               len(st.acc))
     lines = [
         f"# The paper's findings on {dataset}, judged from the measured accuracies",
         "",
@@ -218,36 +243,28 @@ def findings_markdown(dataset: str, found: Sequence[Mapping[str, compare.Cell]],
     return "\n".join(lines) + "\n"
 
 
-def publish(runs_dir: Path, dataset: str, out: Path) -> list[Path]:
+def publish(st: Study, out: Path) -> list[Path]:
     """The committed results of a study: tables, figures, findings and the report, in `out`."""
-    runs, _ = results.scan(runs_dir, dataset)
-    acc, unfinished = results.accuracies(runs, dataset)
-    pool = pooling(dataset, None)
-    spread = findings.noise(acc)
-    found = compare.finding_rows(findings.findings(acc, spread), spread)
-    src = Source(dataset, dataset, f"{dataset}: {len(acc)} networks", acc, pool,
-                 frozenset(unfinished))
+    src = replace(st.source, title=f"{st.dataset}: {len(st.acc)} networks")
     out.mkdir(parents=True, exist_ok=True)
-    written = []
     with open(out / "networks.csv", "w", newline="") as csv_file:
-        results.write_csv(runs, csv_file)
-    written.append(out / "networks.csv")
+        results.write_csv(st.runs, csv_file)
+    written = [out / "networks.csv"]
     for name, rows, columns in (
-            ("compare.csv", compare.net_rows(runs), compare.NET_COLUMNS),
-            ("derived.csv", compare.derived_rows(acc, pool, spread), compare.DERIVED_COLUMNS),
-            ("findings.csv", found, compare.FINDING_COLUMNS)):
+            ("compare.csv", compare.net_rows(st.runs), compare.NET_COLUMNS),
+            ("derived.csv", compare.derived_rows(st.acc, st.pool, st.spread),
+             compare.DERIVED_COLUMNS),
+            ("findings.csv", st.found, compare.FINDING_COLUMNS)):
         compare.write_csv(out / name, rows, columns)
         written.append(out / name)
-    (out / "findings.md").write_text(
-        findings_markdown(dataset, found, spread, findings.controls(acc), provenance(), len(acc)))
+    (out / "findings.md").write_text(findings_markdown(st, provenance()))
     written.append(out / "findings.md")
-    relative = relative_source(src)
-    figures = {"figure2": figure2(relative, series.RANDOM_GROUPS,
+    figures = {"figure2": figure2(relative_source(src), series.RANDOM_GROUPS,
                                   "random splits 0-3, both halves, each net less its own base"),
                "figure2_split0": figure2(src, ("split0",), "split 0"),
                "figure3": figure3(src), "reduced": reduced(src)}
     for stem, fig in figures.items():
         fig.savefig(out / f"{stem}.png", dpi=110)
         written.append(out / f"{stem}.png")
-    written.append(write(runs_dir, dataset, out / "report.html"))
+    written.append(write(st, out / "report.html"))
     return written

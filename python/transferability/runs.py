@@ -7,6 +7,7 @@ solver it ran, `train.log`, the snapshots, and `final.caffemodel` once the solve
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import json
 import os
@@ -25,6 +26,8 @@ from transferability.errors import UserError
 from transferability.plan import Net
 
 FINAL = "final.caffemodel"
+KEEP_SNAPSHOTS = 2
+PR_SET_PDEATHSIG = 1  # prctl(2)
 _STATE = re.compile(r"^snapshot_iter_(\d+)\.solverstate$")
 
 
@@ -62,6 +65,17 @@ def _solver_text(dataset: str, net: Net, iters: int | None, gpu: bool) -> str:
     return text_format.MessageToString(s)
 
 
+def check_settings(folder: Path, settings: dict) -> None:
+    """Refuse to mix settings with a run started (or finished) with others."""
+    stamp = folder / "run.json"
+    if not stamp.exists():
+        return
+    before = json.loads(stamp.read_text())
+    if before != settings:
+        raise UserError(f"{folder} was started with ITERS={before.get('iters')}, not ITERS="
+                        f"{settings['iters']}; remove it or choose another RUNS")
+
+
 def prepare(runs: Path, data: Path, dataset: str, net: Net, iters: int | None = None,
             gpu: bool = False) -> Path:
     """Create or refresh the run folder; refuse to mix settings with a run already under way."""
@@ -69,28 +83,74 @@ def prepare(runs: Path, data: Path, dataset: str, net: Net, iters: int | None = 
     for path in data_paths(data, dataset, net).values():
         if not path.exists():
             raise UserError(f"{net.key} needs {path}, which is missing; run `make data "
-                            f"DATASET={dataset}` first")
+                            f"DATASET={dataset}` first (if it says there is nothing to do, "
+                            f"remove {path.parent.parent / (path.parent.name.rsplit('_', 1)[0])}"
+                            ".done)")
     settings = {"dataset": dataset, "net": net.key, "iters": iters}
-    stamp = folder / "run.json"
-    if stamp.exists():
-        before = json.loads(stamp.read_text())
-        if before != settings:
-            raise UserError(f"{folder} was started with ITERS={before.get('iters')}, not ITERS="
-                            f"{iters}; remove it or choose another RUNS")
+    check_settings(folder, settings)
+    solver_text = _solver_text(dataset, net, iters, gpu)
     folder.mkdir(parents=True, exist_ok=True)
     for name, path in data_paths(data, dataset, net).items():
         _link(path, folder / name)
     shutil.copyfile(REPO_ROOT / "prototxt" / dataset / net.group / f"{net.name}.prototxt",
                     folder / "train_val.prototxt")
-    (folder / "solver.prototxt").write_text(_solver_text(dataset, net, iters, gpu))
-    stamp.write_text(json.dumps(settings) + "\n")
+    (folder / "solver.prototxt").write_text(solver_text)
+    (folder / "run.json").write_text(json.dumps(settings) + "\n")
     return folder
 
 
+def _states(folder: Path) -> list[tuple[int, Path]]:
+    return sorted((int(m[1]), folder / m[0]) for f in folder.glob("*.solverstate")
+                  if (m := _STATE.match(f.name)))
+
+
 def newest_state(folder: Path) -> tuple[int, Path] | None:
-    states = [(int(m[1]), folder / m[0]) for f in folder.glob("*.solverstate")
-              if (m := _STATE.match(f.name))]
-    return max(states) if states else None
+    """The newest snapshot on disk, whole or not."""
+    states = _states(folder)
+    return states[-1] if states else None
+
+
+def _is_whole(state: Path) -> bool:
+    """A .solverstate that parses, whose .caffemodel parses, with one history blob of the same
+    size per weight blob: SIGKILL or a full disk while Caffe writes a snapshot (in place, not
+    atomically) leaves a cut file, and Caffe aborts on it at every later resume."""
+    from caffe.proto import caffe_pb2
+    from google.protobuf.message import DecodeError
+
+    model = state.with_suffix(".caffemodel")
+    solver_state, net = caffe_pb2.SolverState(), caffe_pb2.NetParameter()
+    try:
+        solver_state.ParseFromString(state.read_bytes())
+        net.ParseFromString(model.read_bytes())
+    except (OSError, DecodeError):
+        return False
+    sizes = [len(blob.data) for layer in net.layer for blob in layer.blobs]
+    history = [len(blob.data) for blob in solver_state.history]
+    return bool(sizes) and sizes == history
+
+
+def whole_state(folder: Path) -> tuple[int, Path] | None:
+    """The newest whole snapshot; newer cut ones are moved aside (kept, named `.cut`), each with
+    one line saying so."""
+    for iteration, state in reversed(_states(folder)):
+        if _is_whole(state):
+            return iteration, state
+        for path in (state, state.with_suffix(".caffemodel")):
+            if path.exists():
+                path.rename(path.with_name(path.name + ".cut"))
+        print(f"{folder}: snapshot of iteration {iteration} is cut off (killed or disk full "
+              f"while written); moved aside as .cut, resuming from an earlier one",
+              file=sys.stderr)
+    return None
+
+
+def prune_snapshots(folder: Path, keep: int = KEEP_SNAPSHOTS) -> None:
+    """Keep the newest `keep` whole snapshots (state and weights), so there is always one to
+    fall back to; the final model is a copy and stays."""
+    whole = [(i, state) for i, state in _states(folder) if _is_whole(state)]
+    for _, state in whole[:-keep] if keep > 0 else []:
+        for path in (state, state.with_suffix(".caffemodel")):
+            path.unlink(missing_ok=True)
 
 
 def max_iter(folder: Path) -> int:
@@ -98,10 +158,10 @@ def max_iter(folder: Path) -> int:
     return int(re.search(r"^max_iter: (\d+)", text, re.M)[1])
 
 
-def caffe_command(folder: Path, weights: Path | None, gpu: str | None) -> list[str]:
+def caffe_command(state: tuple[int, Path] | None, weights: Path | None,
+                  gpu: str | None) -> list[str]:
     cmd = [str(caffe_tool("caffe")), "train", "-solver", "solver.prototxt",
            "-sigint_effect", "snapshot", "-sighup_effect", "stop"]
-    state = newest_state(folder)
     if state:
         cmd += ["-snapshot", state[1].name]
     elif weights is not None:
@@ -111,18 +171,40 @@ def caffe_command(folder: Path, weights: Path | None, gpu: str | None) -> list[s
     return cmd
 
 
-def _source_weights(runs: Path, dataset: str, net: Net, folder: Path) -> Path | None:
-    """The init .caffemodel of a transfer: the source base net's first n layers."""
+def source_model(runs: Path, dataset: str, net: Net, iters: int | None) -> Path | None:
+    """The finished base net a transfer copies from, trained with the same ITERS; a user error
+    before anything is written when it is missing or was made with other settings."""
     if net.source is None:
+        return None
+    base = plan.find(net.source_key)
+    folder = run_dir(runs, dataset, base)
+    if not (folder / FINAL).exists():
+        raise UserError(f"{net.key} needs {folder / FINAL}: train its base net "
+                        f"{net.source_key} first")
+    check_settings(folder, {"dataset": dataset, "net": base.key, "iters": iters})
+    return folder / FINAL
+
+
+def _source_weights(source: Path | None, net: Net, folder: Path) -> Path | None:
+    """The init .caffemodel of a transfer: the source base net's first n layers."""
+    if source is None:
         return None
     from transferability.transplant import transplant
 
-    source = run_dir(runs, dataset, plan.find(net.source_key)) / FINAL
-    if not source.exists():
-        raise UserError(f"{net.key} needs {source}: train its base net {net.source_key} first")
     init = folder / "init.caffemodel"
     transplant(source, folder / "train_val.prototxt", net.n, init)
     return init
+
+
+def _hang_up_with_parent(parent: int):
+    """For the child: SIGHUP when this wrapper dies however it dies (SIGKILL included), which
+    makes Caffe snapshot and stop (-sighup_effect stop), so no caffe ever trains orphaned."""
+    def arm() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGHUP)
+        if os.getppid() != parent:  # the wrapper died before prctl took effect
+            os.kill(os.getpid(), signal.SIGHUP)
+    return arm
 
 
 def _run_caffe(cmd: list[str], folder: Path, resume_iter: int | None) -> int:
@@ -134,7 +216,8 @@ def _run_caffe(cmd: list[str], folder: Path, resume_iter: int | None) -> int:
     with open(folder / "train.log", "ab") as log:
         log.write(f"# {' '.join(cmd)}\n".encode())
         log.flush()
-        proc = subprocess.Popen(cmd, cwd=folder, stdout=log, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(cmd, cwd=folder, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                preexec_fn=_hang_up_with_parent(os.getpid()))
 
         def stop(signum, frame):  # Caffe got the SIGINT too and snapshots; SIGHUP makes it stop
             proc.send_signal(signal.SIGHUP)
@@ -146,14 +229,27 @@ def _run_caffe(cmd: list[str], folder: Path, resume_iter: int | None) -> int:
             signal.signal(signal.SIGINT, previous)
 
 
+_GLOG_ERROR = re.compile(r"^[FE]\d{4} [\d:.]+ +\d+ \S+:\d+\] (.*)$")
+_DISK_FULL = "SerializeToOstream"
+
+
 def last_error(log: Path) -> str:
-    """The last fatal or error line of a Caffe log, without glog's prefix."""
-    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    """The cause of a crash, from the end of a Caffe log: its last fatal or error line (glog's F
+    or E lines, or a C++ exception), said plainly where it is a full disk."""
+    if not log.exists():
+        return "no log"
+    with open(log, "rb") as file:
+        file.seek(max(0, log.stat().st_size - 65536))
+        lines = file.read().decode("utf-8", errors="replace").splitlines()
     for line in reversed(lines):
-        if line[:1] in "FE" and "]" in line:
-            return line.split("] ", 1)[-1].strip()
-        if "rror" in line:
-            return line.strip()
+        match = _GLOG_ERROR.match(line)
+        cause = match[1].strip() if match else (
+            line.strip() if line.startswith("terminate called") else None)
+        if cause is None:
+            continue
+        if _DISK_FULL in cause:
+            return f"Caffe could not write a snapshot: is the disk full? ({cause})"
+        return cause
     return "no error line in the log"
 
 
@@ -191,27 +287,70 @@ def check_gpu_build() -> None:
                         "build a CUDA one (make caffe-cuda) or leave GPU unset")
 
 
+@contextlib.contextmanager
+def run_lock(folder: Path, label: str, wait: bool = True):
+    """One trainer per run folder: an exclusive flock on a file beside it, held for the whole
+    training and released when its holder dies. A second one waits (saying so) or, with
+    wait=False, stops with a user error."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f".{folder.name}.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            if not wait:
+                raise UserError(f"{label} is being trained by process {holder}; "
+                                "try again when it ends") from None
+            print(f"{label} is being trained by process {holder}; waiting", flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.truncate(0)
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+
+
 def train(runs: Path, data: Path, dataset: str, key: str, iters: int | None = None,
-          gpu: str | None = None) -> Path:
+          gpu: str | None = None, wait: bool = True) -> Path:
     """Train one network of the plan to its end, resuming where a previous run stopped."""
+    if iters is not None and iters < 1:
+        raise UserError(f"ITERS must be a positive integer, not {iters}")
     net = plan.find(key)
+    label = f"{dataset}/{key}"
+    try:
+        return _train(runs, data, dataset, net, label, iters, gpu, wait)
+    except OSError as err:  # a read-only or full file system, a folder not ours
+        where = f" ({err.filename})" if err.filename else ""
+        raise UserError(f"{label}: {err.strerror or err}{where}; free space or make RUNS "
+                        "writable, then run again") from None
+
+
+def _train(runs: Path, data: Path, dataset: str, net: Net, label: str, iters: int | None,
+           gpu: str | None, wait: bool) -> Path:
     folder = run_dir(runs, dataset, net)
+    # every check before anything is written: settings, a finished run, the source, the GPU
+    check_settings(folder, {"dataset": dataset, "net": net.key, "iters": iters})
     if (folder / FINAL).exists():
-        print(f"{dataset}/{key}: finished already ({folder / FINAL})")
+        print(f"{label}: finished already ({folder / FINAL})")
         return folder / FINAL
-    folder = prepare(runs, data, dataset, net, iters, bool(gpu))
-    weights = None if newest_state(folder) else _source_weights(runs, dataset, net, folder)
+    source = source_model(runs, dataset, net, iters)
     if gpu:
         check_gpu_build()
-    with gpu_lease(runs, gpu, share=bool(os.environ.get("GPU_SHARE"))) as device:
-        cmd = caffe_command(folder, weights, device)
-        state = newest_state(folder)
-        how = f"resuming at iteration {state[0]}" if state else "from the start"
-        where = f"GPU {device}" if device else "CPU"
-        print(f"{dataset}/{key}: training on the {where} {how} (log: {folder / 'train.log'})",
-              flush=True)
-        code = _run_caffe(cmd, folder, state[0] if state else None)
-    return _finish(folder, dataset, key, code)
+    with run_lock(folder, label, wait):
+        if (folder / FINAL).exists():  # finished by the process we waited for
+            print(f"{label}: finished already ({folder / FINAL})")
+            return folder / FINAL
+        folder = prepare(runs, data, dataset, net, iters, bool(gpu))
+        state = whole_state(folder)
+        weights = None if state else _source_weights(source, net, folder)
+        with gpu_lease(runs, gpu, share=bool(os.environ.get("GPU_SHARE"))) as device:
+            cmd = caffe_command(state, weights, device)
+            how = f"resuming at iteration {state[0]}" if state else "from the start"
+            where = f"GPU {device}" if device else "CPU"
+            print(f"{label}: training on the {where} {how} (log: {folder / 'train.log'})",
+                  flush=True)
+            code = _run_caffe(cmd, folder, state[0] if state else None)
+        return _finish(folder, dataset, net.key, code)
 
 
 def _finish(folder: Path, dataset: str, key: str, code: int) -> Path:
@@ -224,7 +363,13 @@ def _finish(folder: Path, dataset: str, key: str, code: int) -> Path:
         raise UserError(f"{dataset}/{key}: caffe {where} (exit {code}): {hint}; "
                         f"log: {folder}/train.log")
     tmp = folder / f".{FINAL}.tmp"
-    shutil.copyfile(snapshot, tmp)
-    os.replace(tmp, folder / FINAL)
+    try:
+        shutil.copyfile(snapshot, tmp)
+        os.replace(tmp, folder / FINAL)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"{dataset}/{key}: could not write {folder / FINAL} ({err.strerror}); "
+                        "free space or fix permissions, then run again") from None
+    prune_snapshots(folder)
     print(f"{dataset}/{key}: finished, {folder / FINAL}", file=sys.stderr)
     return folder / FINAL

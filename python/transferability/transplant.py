@@ -59,6 +59,24 @@ def blob_shape(blob) -> tuple[int, ...]:
     return tuple(d for d in legacy if d)  # old 4-d blobs: shapes compare by their non-zero dims
 
 
+def target_channels(target, target_prototxt: Path) -> int | None:
+    """The input channels of the target's data: its mean image's, where the mean file is there."""
+    from caffe.proto import caffe_pb2
+
+    mean = next((layer.transform_param.mean_file for layer in target.layer
+                 if layer.type == "Data" and layer.transform_param.mean_file), "")
+    path = Path(target_prototxt).parent / mean
+    if not mean or not path.is_file():
+        return None
+    blob = caffe_pb2.BlobProto()
+    try:
+        blob.ParseFromString(path.read_bytes())
+    except DecodeError:
+        return None
+    dims = list(blob.shape.dim) or [blob.num, blob.channels, blob.height, blob.width]
+    return int(dims[-3]) if len(dims) >= 3 else None
+
+
 def target_shapes(target, in_channels: int) -> dict[str, list[tuple[int, ...]]]:
     """Blob shapes of every learnable layer, from Caffe itself building the net for one image."""
     from transferability.features import deploy
@@ -83,7 +101,10 @@ def transplant(source_model: Path, target_prototxt: Path, n: int, out: Path) -> 
         raise UserError(f"{source_model} has no layer named {', '.join(missing)}")
     first = by_name[names[0]]
     group = next(layer.convolution_param.group for layer in target.layer if layer.name == names[0])
-    shapes = target_shapes(target, blob_shape(first.blobs[0])[1] * max(group, 1))
+    channels = target_channels(target, target_prototxt)
+    if channels is None:  # no mean image beside the prototxt: take the source's input channels
+        channels = blob_shape(first.blobs[0])[1] * max(group, 1)
+    shapes = target_shapes(target, channels)
     result = caffe_pb2.NetParameter(name=target.name)
     for name in names[:n]:
         layer = by_name[name]

@@ -20,7 +20,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from transferability.errors import UserError
     from transferability.logparse import parse_log
 
-    print(json.dumps(parse_log(args.log).to_json()))
+    log = parse_log(args.log)
+    if not log.tests and not log.train:
+        raise UserError(f"{args.log} holds no Caffe training-log lines (no 'Iteration N' test or "
+                        "loss line): give the output of `caffe train`")
+    print(json.dumps(log.to_json()))
     return 0

@@ -27,9 +27,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from transferability import report
 
+    study = report.study(args.runs_dir, args.dataset)
     if args.publish:
-        for path in report.publish(args.runs_dir, args.dataset, args.out):
+        for path in report.publish(study, args.out):
             print(path)
     else:
-        print(report.write(args.runs_dir, args.dataset, args.out))
+        print(report.write(study, args.out))
     return 0

@@ -16,11 +16,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=Path, default=Path("data"), help="datasets' root")
     p.add_argument("--iters", type=int, help="shorten the solver to this many iterations")
     p.add_argument("--gpu", help="GPU id(s) for caffe -gpu; default: the CPU")
+    p.add_argument("--no-wait", action="store_true",
+                   help="stop with an error instead of waiting when another process trains it")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from transferability.runs import train
 
-    train(args.runs, args.data, args.dataset, args.net, args.iters, args.gpu or None)
+    train(args.runs, args.data, args.dataset, args.net, args.iters, args.gpu or None,
+          wait=not args.no_wait)
     return 0

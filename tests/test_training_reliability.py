@@ -1,0 +1,166 @@
+"""Kill anywhere, lose nothing: cut snapshots, one trainer per run folder, no orphaned caffe."""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.test_makefile import SPLIT0, make, weights
+from transferability.caffe_env import REPO_ROOT
+from transferability.runs import last_error
+
+ITERS = 40  # snapshots every 7 iterations (the standard schedule shortened to 40)
+
+
+def _start(runs: Path, data: Path, *args: str) -> subprocess.Popen:
+    cmd = ["make", "-s", "--no-print-directory", "-C", str(REPO_ROOT), f"RUNS={runs}",
+           f"DATA={data}", "DATASET=fashion-mnist", f"ITERS={ITERS}", *args]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, f"{path} never came"
+        time.sleep(0.05)
+
+
+def _caffes_in(folder: Path) -> list[int]:
+    """Processes whose working directory is the run folder (caffe runs there)."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if Path(os.readlink(f"/proc/{pid}/cwd")) == folder:
+                pids.append(int(pid))
+        except OSError:
+            continue
+    return pids
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, fm_data: Path) -> Path:
+    runs = tmp_path_factory.mktemp("whole")
+    make("base-A", runs=runs, data=fm_data, iters=ITERS)
+    return runs / SPLIT0 / "baseA/final.caffemodel"
+
+
+def test_a_cut_newest_snapshot_resumes_from_the_whole_one_before(
+        tmp_path: Path, fm_data: Path, uninterrupted: Path) -> None:
+    folder = tmp_path / SPLIT0 / "baseA"
+    proc = _start(tmp_path, fm_data, "base-A")
+    _wait_for(folder / "snapshot_iter_21.solverstate", proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    states = sorted(folder.glob("snapshot_iter_*.solverstate"),
+                    key=lambda p: int(p.stem.split("_")[-1]))
+    newest, previous = states[-1], states[-2]
+    with open(newest, "r+b") as state:  # as SIGKILL or a full disk leaves it
+        state.truncate(newest.stat().st_size // 2)
+    out = make("base-A", runs=tmp_path, data=fm_data, iters=ITERS)
+    assert f"resuming at iteration {previous.stem.split('_')[-1]}" in out.stdout
+    assert "is cut off" in out.stderr and (folder / f"{newest.name}.cut").is_file()
+    assert weights(folder / "final.caffemodel") == weights(uninterrupted)
+    # the newest two whole snapshots stay to fall back to; older ones are gone
+    assert len(list(folder.glob("snapshot_iter_*.solverstate"))) == 2
+
+
+def test_two_commands_on_one_run_folder_train_it_once(tmp_path: Path, fm_data: Path) -> None:
+    first, second = (_start(tmp_path, fm_data, "base-A") for _ in range(2))
+    outs = [proc.communicate(timeout=300) for proc in (first, second)]
+    assert first.returncode == second.returncode == 0, outs
+    log = (tmp_path / SPLIT0 / "baseA/train.log").read_text()
+    assert sum(line.startswith("# ") for line in log.splitlines()) == 1  # one caffe train
+    said = "".join(out for pair in outs for out in pair)
+    assert "is being trained by process" in said and "finished already" in said
+
+
+def test_a_killed_wrapper_leaves_no_caffe_training(tmp_path: Path, fm_data: Path) -> None:
+    folder = tmp_path / SPLIT0 / "baseA"
+    cmd = [sys.executable, "-m", "transferability.cli", "train", "fashion-mnist", "split0/baseA",
+           "--runs", str(tmp_path), "--data", str(fm_data), "--iters", "5000"]
+    wrapper = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while ", loss = " not in (folder / "train.log").read_text() if (folder / "train.log").exists(
+            ) else True:
+        assert wrapper.poll() is None and time.monotonic() < deadline, "caffe never trained"
+        time.sleep(0.05)
+    assert _caffes_in(folder)
+    wrapper.kill()
+    wrapper.wait()
+    deadline = time.monotonic() + 30
+    while _caffes_in(folder) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _caffes_in(folder), "caffe went on training without its wrapper"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["transfer", "N=2", "FT=no"], "FT must be 1 (fine-tuned) or 0 or empty (frozen), not 'no'"),
+    (["transfer", "N=2", "FT=false"], "FT must be 1 (fine-tuned) or 0 or empty (frozen)"),
+])
+def test_bad_ft_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    proc = make(*args, runs=tmp_path, data=tmp_path, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_negative_iters_is_one_line_and_writes_nothing(tmp_path: Path, fm_data: Path) -> None:
+    cmd = [sys.executable, "-m", "transferability.cli", "train", "fashion-mnist", "split0/baseA",
+           "--runs", str(tmp_path / "runs"), "--data", str(fm_data), "--iters", "-5"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "ITERS must be a positive integer, not -5" in proc.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_finished_base_made_with_other_iters_stops_its_transfer(tmp_path: Path,
+                                                                   fm_data: Path) -> None:
+    make("base-A", runs=tmp_path, data=fm_data, iters=6)
+    proc = make("transfer", "N=1", runs=tmp_path, data=fm_data, iters=8, check=False)
+    assert proc.returncode != 0 and "was started with ITERS=6, not ITERS=8" in proc.stderr
+    assert not (tmp_path / SPLIT0 / "A1B").exists()
+
+
+def test_last_error_is_caffes_and_names_a_full_disk(tmp_path: Path) -> None:
+    log = tmp_path / "train.log"
+    log.write_text("I1124 10:00:00.000000  1 net.cpp:1]     mirror: false\n"
+                   "F1124 10:00:01.000000  1 db_lmdb.cpp:15] Check failed: mdb_status == 0\n"
+                   "*** Check failure stack trace: ***\n"
+                   "I1124 10:00:02.000000  1 net.cpp:1]     mirror: false\n")
+    assert last_error(log) == "Check failed: mdb_status == 0"
+    log.write_text("F1124 10:00:01.000000  1 io.cpp:69] Check failed: "
+                   "proto.SerializeToOstream(&output)\n")
+    assert "is the disk full?" in last_error(log)
+    log.write_text("I1124 10:00:00.000000  1 net.cpp:1]     mirror: false\n")
+    assert last_error(log) == "no error line in the log"
+
+
+def _limited() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))
+
+
+@pytest.mark.parametrize("kind", ["fifo", "sparse", "device"])
+def test_parse_log_streams_and_refuses_what_is_no_log(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "log"
+    if kind == "fifo":
+        os.mkfifo(path)
+        expected = "is not a regular file"
+    elif kind == "sparse":
+        with open(path, "wb") as file:
+            file.truncate(2 << 30)  # 2 GiB of zeros, no newline
+        expected = "holds no Caffe training-log lines"
+    else:
+        path = Path("/dev/zero")
+        expected = "is not a regular file"
+    proc = subprocess.run([sys.executable, "-m", "transferability.cli", "parse-log", str(path)],
+                          capture_output=True, text=True, timeout=60, preexec_fn=_limited)
+    assert proc.returncode == 2 and expected in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1
