@@ -103,6 +103,10 @@ require = $(if $(1),,$(error $(2)))
 one_of  = $(and $(filter $(2),$(1)),$(if $(word 2,$(1)),,ok))
 GROUP = $(if $(filter natman,$(SPLIT)),natman,split$(SPLIT))
 RUN   = $(RUNS)/$(DATASET)/$(1)/final.caffemodel
+# One net a user names: its run folder, finished or not, must have been made with these settings
+# (make alone would call a finished one up to date whatever ITERS says); then make trains it.
+train_one = $(TRANSFERABILITY) train --check-only --runs $(RUNS) $(if $(ITERS),--iters $(ITERS)) \
+	$(DATASET) '$(1)' && $(MAKE) --no-print-directory '$(call RUN,$(1))'
 LAYERS_N := 1 2 3 4 5 6 7
 PER_CLASS_ALL := 1 2 5 10 25 50 100 250 500 750 1000 1300
 
@@ -115,26 +119,26 @@ check-args: $(if $(CAFFE_BUILD),,caffe-check)
 	$(if $(filter imagenet,$(DATASET)),$(call require,$(IMAGENET),DATASET=imagenet needs IMAGENET=/path/to/ILSVRC2012))
 	$(if $(ITERS),$(call require,$(shell [ "$(ITERS)" -gt 0 ] 2>/dev/null && echo ok),ITERS must be a positive integer$(comma) not '$(ITERS)'))
 
-base-A base-B: check-args ## base net of half A or B [DATASET=.. SPLIT=0|1|2|3|natman]
-	@$(MAKE) --no-print-directory $(call RUN,$(GROUP)/base$(@:base-%=%))
+base-A base-B: check-args setup ## base net of half A or B [DATASET=.. SPLIT=0|1|2|3|natman]
+	@$(call train_one,$(GROUP)/base$(@:base-%=%))
 
-transfer: check-args ## N=1..7 FROM=A|B TO=A|B [FT=1]: first N layers of baseFROM, trained on TO
+transfer: check-args setup ## N=1..7 FROM=A|B TO=A|B [FT=1]: first N layers of baseFROM, trained on TO
 	$(call require,$(call one_of,$(N),$(LAYERS_N)),N must be an integer from 1 to 7$(comma) not '$(N)')
 	$(call require,$(call one_of,$(FROM),A B),FROM must be A or B$(comma) not '$(FROM)')
 	$(call require,$(call one_of,$(TO),A B),TO must be A or B$(comma) not '$(TO)')
 	$(call require,$(call one_of,$(or $(FT),0),0 1),FT must be 1 (fine-tuned) or 0 or empty (frozen)$(comma) not '$(FT)')
-	@$(MAKE) --no-print-directory '$(call RUN,$(GROUP)/$(FROM)$(N)$(TO)$(if $(filter-out 0,$(FT)),+))'
+	@$(call train_one,$(GROUP)/$(FROM)$(N)$(TO)$(if $(filter-out 0,$(FT)),+))
 
-random: check-args ## N=1..7: all classes, first N layers frozen at their random initialisation
+random: check-args setup ## N=1..7: all classes, first N layers frozen at their random initialisation
 	$(call require,$(call one_of,$(N),$(LAYERS_N)),N must be an integer from 1 to 7$(comma) not '$(N)')
-	@$(MAKE) --no-print-directory $(call RUN,whole/random$(N))
+	@$(call train_one,whole/random$(N))
 
-whole: check-args ## the base net on all classes
-	@$(MAKE) --no-print-directory $(call RUN,whole/base)
+whole: check-args setup ## the base net on all classes
+	@$(call train_one,whole/base)
 
-reduced: check-args ## PER_CLASS=1|2|5|10|25|50|100|250|500|750|1000|1300 images per class
+reduced: check-args setup ## PER_CLASS=1|2|5|10|25|50|100|250|500|750|1000|1300 images per class
 	$(call require,$(call one_of,$(PER_CLASS),$(PER_CLASS_ALL)),PER_CLASS must be one of $(PER_CLASS_ALL)$(comma) not '$(PER_CLASS)')
-	@$(MAKE) --no-print-directory $(call RUN,reduced/reduced$(shell printf %04d $(PER_CLASS)))
+	@$(call train_one,reduced/reduced$(shell printf %04d $(PER_CLASS)))
 
 figure2: check-args ## the 30 nets of figure 2 for SPLIT (A to B), then the figure
 	@$(MAKE) --no-print-directory $(FIGURE2_$(SPLIT)_$(DATASET))

@@ -164,3 +164,11 @@ def test_parse_log_streams_and_refuses_what_is_no_log(tmp_path: Path, kind: str)
                           capture_output=True, text=True, timeout=60, preexec_fn=_limited)
     assert proc.returncode == 2 and expected in proc.stderr, proc.stderr
     assert proc.stderr.count("\n") == 1
+
+
+def test_a_finished_run_refuses_other_iters(tmp_path: Path, fm_data: Path) -> None:
+    make("base-A", runs=tmp_path, data=fm_data, iters=6)
+    proc = make("base-A", runs=tmp_path, data=fm_data, iters=8, check=False)
+    assert proc.returncode != 0
+    assert "was started with ITERS=6, not ITERS=8" in proc.stderr
+    assert len([line for line in proc.stderr.splitlines() if "error" in line]) == 1, proc.stderr

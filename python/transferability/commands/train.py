@@ -16,6 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=Path, default=Path("data"), help="datasets' root")
     p.add_argument("--iters", type=int, help="shorten the solver to this many iterations")
     p.add_argument("--gpu", help="GPU id(s) for caffe -gpu; default: the CPU")
+    p.add_argument("--check-only", action="store_true",
+                   help="only check that a run folder already there was made with these settings")
     p.add_argument("--no-wait", action="store_true",
                    help="stop with an error instead of waiting when another process trains it")
     p.set_defaults(func=run)
@@ -24,6 +26,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from transferability.runs import train
 
+    if args.check_only:
+        from transferability import plan
+        from transferability.runs import check_settings, run_dir
+
+        net = plan.find(args.net)
+        check_settings(run_dir(args.runs, args.dataset, net),
+                       {"dataset": args.dataset, "net": net.key, "iters": args.iters})
+        return 0
     train(args.runs, args.data, args.dataset, args.net, args.iters, args.gpu or None,
           wait=not args.no_wait)
     return 0
