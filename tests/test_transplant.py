@@ -64,3 +64,17 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path, base: Path, ca
     assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr, proc.stderr
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+def test_shape_message_names_the_targets_own_input_channels(tmp_path: Path, base: Path) -> None:
+    """A 1-channel Fashion-MNIST base into an ImageNet net whose mean image has 3 channels."""
+    target = tmp_path / "A3B.prototxt"
+    target.write_text((REPO_ROOT / "prototxt/imagenet/split0/A3B.prototxt").read_text())
+    mean = caffe_pb2.BlobProto()
+    mean.shape.dim.extend([1, 3, 2, 2])
+    mean.data.extend([0.0] * 12)
+    (tmp_path / "mean.binaryproto").write_bytes(mean.SerializeToString())
+    proc = transplant(base, target, 3, tmp_path / "out.caffemodel")
+    assert proc.returncode == 2
+    assert "has [(16, 1, 5, 5), (16,)]" in proc.stderr, proc.stderr
+    assert "needs [(96, 3, 11, 11), (96,)]" in proc.stderr, proc.stderr
