@@ -63,8 +63,11 @@ def test_reference_data_maps_onto_the_plan() -> None:
     for key, pub in published.items():
         assert plan.paper_name(plan.find(key)) == pub.paper_name
         assert 0.0 < pub.accuracy < 1.0
-        assert pub.iteration in (450000, 236000, 200000)
+        assert pub.iteration == (200000 if key.startswith("reduced/") else 450000), key
     assert published["split0/A3B"].paper_name == "transfer0A0B_1_3"
+    # the netbase log is restarts out of order: its run's last test, not the log's last line
+    assert (published["whole/base"].iteration, published["whole/base"].accuracy) == (
+        450000, 0.575179)
 
 
 def test_paper_figure2_treatments_pool_the_halves() -> None:
