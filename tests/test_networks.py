@@ -144,3 +144,14 @@ class _chdir:
         import os
 
         os.chdir(self.old)
+
+
+def test_iters_shortens_the_tests_too() -> None:
+    from transferability.solver import SHORT_TEST_BATCHES, shorten
+
+    for dataset, batches in (("imagenet", SHORT_TEST_BATCHES), ("fashion-mnist", 50)):
+        s = text_format.Parse((REPO_ROOT / f"solvers/{dataset}/split0/A3B.prototxt").read_text(),
+                              caffe_pb2.SolverParameter())
+        short = shorten(s, 2)
+        assert (short.max_iter, short.test_iter[0]) == (2, batches)
+        assert short.test_interval >= 1 and s.test_iter[0] >= batches
