@@ -21,6 +21,141 @@ help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_. -]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' \
 	  $(MAKEFILE_LIST)
 
+# --- what to train: the variables every target reads ------------------------------------------
+DATASET   ?= $(if $(IMAGENET),imagenet,fashion-mnist)
+SPLIT     ?= 0
+FASHION_MNIST ?= /usr/share/datasets/fashion-mnist
+DATA      ?= $(CURDIR)/data
+# ITERS=k shortens every solver of the call; such runs get folders of their own.
+RUNS      ?= $(CURDIR)/runs$(if $(ITERS),/iters$(ITERS))
+FIGURES   ?= $(RUNS)/figures
+REPORT    ?= $(RUNS)/report-$(DATASET).html
+RESULTS   ?= $(CURDIR)/results/$(DATASET)
+N         ?=
+FROM      ?= A
+TO        ?= B
+FT        ?=
+PER_CLASS ?= 10
+GPU       ?=
+JOBS_DEMO ?= 2
+TRANSFERABILITY := $(VENV)/bin/transferability
+# OpenBLAS threads fight each other under make -j; one per run is also what keeps CPU runs exact.
+TRAIN = OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(TRANSFERABILITY) train --runs $(RUNS) \
+	--data $(DATA) $(if $(ITERS),--iters $(ITERS)) $(if $(GPU),--gpu $(GPU))
+
+# Bad input stops make with one line: "Makefile:NN: *** <what is wrong>.  Stop."
+require = $(if $(1),,$(error $(2)))
+one_of  = $(and $(filter $(2),$(1)),$(if $(word 2,$(1)),,ok))
+GROUP = $(if $(filter natman,$(SPLIT)),natman,split$(SPLIT))
+RUN   = $(RUNS)/$(DATASET)/$(1)/final.caffemodel
+# One net a user names: its run folder, finished or not, must have been made with these settings
+# (make alone would call a finished one up to date whatever ITERS says); then make trains it.
+train_one = $(TRANSFERABILITY) train --check-only --runs $(RUNS) $(if $(ITERS),--iters $(ITERS)) \
+	$(DATASET) '$(1)' && $(MAKE) --no-print-directory '$(call RUN,$(1))'
+LAYERS_N = $(PLAN_LAYERS)
+PER_CLASS_ALL = $(PLAN_PER_CLASS)
+
+comma := ,
+
+# --- the demo and the paper's experiments -----------------------------------------------------
+demo: ## Fashion-MNIST, split 0: figure 2's nets, baseB's noise, the figure and the report (CPU)
+	@$(MAKE) --no-print-directory caffe setup
+	@$(MAKE) --no-print-directory -j$(JOBS_DEMO) figure2 noise DATASET=fashion-mnist SPLIT=0 GPU=
+	@$(MAKE) --no-print-directory compare report DATASET=fashion-mnist
+	@echo "report: $(RUNS)/report-fashion-mnist.html"
+
+figure2: check-args ## the 30 nets of figure 2 for SPLIT (A to B), then the figure
+	@$(MAKE) --no-print-directory $(FIGURE2_$(SPLIT)_$(DATASET))
+	@$(TRANSFERABILITY) figures $(RUNS) --out $(FIGURES) --dataset $(DATASET) --split $(SPLIT) --figure 2
+	@echo "figure 2: $(FIGURES)/$(DATASET)_figure2_split$(SPLIT).png (and .pdf)"
+
+paper: check-args ## all 170 networks of the paper, bases first (fit for make -j); fashion-mnist: + noise
+	@$(MAKE) --no-print-directory $(PAPER_$(DATASET)) $(if $(filter fashion-mnist,$(DATASET)),$(NOISE_0_$(DATASET)))
+
+noise: check-args ## baseB of SPLIT again with two more seeds: the seed-to-seed spread
+	@$(MAKE) --no-print-directory $(NOISE_$(SPLIT)_$(DATASET))
+
+study: check-args ## make paper, then publish: the whole study and its results (make -j2 study)
+	@$(MAKE) --no-print-directory paper
+	@$(MAKE) --no-print-directory publish
+
+# --- single networks --------------------------------------------------------------------------
+base-A base-B: check-args setup ## base net of half A or B [DATASET=.. SPLIT=0|1|2|3|natman]
+	@$(call train_one,$(GROUP)/base$(@:base-%=%))
+
+transfer: check-args setup ## N=1..7 FROM=A|B TO=A|B [FT=1]: first N layers of baseFROM, trained on TO
+	$(call require,$(call one_of,$(N),$(LAYERS_N)),N must be an integer from 1 to 7$(comma) not '$(N)')
+	$(call require,$(call one_of,$(FROM),A B),FROM must be A or B$(comma) not '$(FROM)')
+	$(call require,$(call one_of,$(TO),A B),TO must be A or B$(comma) not '$(TO)')
+	$(call require,$(call one_of,$(or $(FT),0),0 1),FT must be 1 (fine-tuned) or 0 or empty (frozen)$(comma) not '$(FT)')
+	@$(call train_one,$(GROUP)/$(FROM)$(N)$(TO)$(if $(filter-out 0,$(FT)),+))
+
+random: check-args setup ## N=1..7: all classes, first N layers frozen at their random initialisation
+	$(call require,$(call one_of,$(N),$(LAYERS_N)),N must be an integer from 1 to 7$(comma) not '$(N)')
+	@$(call train_one,whole/random$(N))
+
+whole: check-args setup ## the base net on all classes
+	@$(call train_one,whole/base)
+
+reduced: check-args setup ## PER_CLASS=1|2|5|10|25|50|100|250|500|750|1000|1300 images per class
+	$(call require,$(call one_of,$(PER_CLASS),$(PER_CLASS_ALL)),PER_CLASS must be one of $(PER_CLASS_ALL)$(comma) not '$(PER_CLASS)')
+	@$(call train_one,reduced/reduced$(shell printf %04d $(PER_CLASS)))
+
+# --- results ----------------------------------------------------------------------------------
+publish: setup ## RESULTS (results/DATASET): tables, figures, findings with verdicts, report
+	@$(TRANSFERABILITY) report $(RUNS) --dataset $(DATASET) --out $(RESULTS) --publish
+
+report: setup ## one HTML page: figures, tables, noise and the paper's findings with verdicts
+	@mkdir -p $(RUNS)
+	@$(TRANSFERABILITY) report $(RUNS) --dataset $(DATASET) --out $(REPORT)
+
+figures: setup ## every figure that the runs so far allow, into FIGURES
+	@mkdir -p $(RUNS)
+	$(TRANSFERABILITY) figures $(RUNS) --out $(FIGURES)
+
+figures-paper: setup ## the paper's figures from its published numbers alone
+	$(TRANSFERABILITY) figures --paper --out $(FIGURES)
+
+compare: setup ## this project's results beside the paper's, with the derived quantities
+	@mkdir -p $(RUNS)
+	$(TRANSFERABILITY) compare $(RUNS) --dataset $(DATASET) --out $(RUNS)/compare.csv
+
+factors: setup ## Azizpour et al.'s study: baseA's layers as linear-SVM features for half B, beside AnB
+	OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(TRANSFERABILITY) factors $(RUNS) $(DATA) \
+	  --dataset $(DATASET) --split $(SPLIT) --out $(FIGURES)/factors $(if $(GPU),--gpu $(GPU))
+
+# --- on a cluster: Slurm ----------------------------------------------------------------------
+PLAN        ?= figure2
+SBATCH_ARGS ?=
+DRY_RUN     ?=
+PLAN_ARGS    = $(PLAN) --dataset $(DATASET) --split $(SPLIT) --runs $(RUNS)
+shell_quote  = '$(subst ','\'',$(1))'
+
+.PHONY: slurm status check-plan
+check-plan:
+	$(call require,$(call one_of,$(PLAN),paper figure2 demo),unknown PLAN '$(PLAN)': use paper$(comma) figure2 or demo)
+
+slurm: check-plan check-args caffe setup ## PLAN=paper|figure2|demo: one Slurm job per network, transfers after their bases [SBATCH_ARGS=.. DRY_RUN=1]
+	@$(TRANSFERABILITY) slurm $(PLAN_ARGS) --data $(DATA) $(if $(ITERS),--iters $(ITERS)) \
+	  $(if $(GPU),--gpu) $(if $(IMAGENET),--make-var IMAGENET=$(IMAGENET)) \
+	  --sbatch-args=$(call shell_quote,$(SBATCH_ARGS)) $(if $(DRY_RUN),--dry-run)
+
+status: check-plan setup ## PLAN=paper|figure2|demo: each network finished (top-1), running, waiting or failed
+	@$(TRANSFERABILITY) status $(PLAN_ARGS)
+
+# --- argument checks, generated files, set-up and tests ---------------------------------------
+.PHONY: check-args base-A base-B transfer random whole reduced figure2 paper figures compare \
+	figures-paper factors prototxt noise report study publish
+
+check-args: $(if $(CAFFE_BUILD),,caffe-check)
+	$(call require,$(call one_of,$(DATASET),imagenet fashion-mnist),unknown DATASET '$(DATASET)': use imagenet or fashion-mnist)
+	$(call require,$(call one_of,$(SPLIT),$(PLAN_SPLITS)),unknown SPLIT '$(SPLIT)': use $(PLAN_SPLITS))
+	$(if $(filter imagenet,$(DATASET)),$(call require,$(IMAGENET),DATASET=imagenet needs IMAGENET=/path/to/ILSVRC2012))
+	$(if $(ITERS),$(call require,$(shell [ "$(ITERS)" -gt 0 ] 2>/dev/null && echo ok),ITERS must be a positive integer$(comma) not '$(ITERS)'))
+
+prototxt: setup ## regenerate every train_val and solver prototxt from the one definition
+	$(TRANSFERABILITY) generate
+
 # --- set-up -----------------------------------------------------------------------------------
 $(VENV)/.stamp: pyproject.toml
 	@$(PYTHON3) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
@@ -76,112 +211,6 @@ bench: bench-frozen bench-data ## every benchmark of BENCHMARKS.md
 lint: setup ## ruff over the package, scripts and tests
 	$(VENV)/bin/ruff check python data_prep tests
 
-# --- what to train ----------------------------------------------------------------------------
-DATASET   ?= $(if $(IMAGENET),imagenet,fashion-mnist)
-SPLIT     ?= 0
-FASHION_MNIST ?= /usr/share/datasets/fashion-mnist
-DATA      ?= $(CURDIR)/data
-# ITERS=k shortens every solver of the call; such runs get folders of their own.
-RUNS      ?= $(CURDIR)/runs$(if $(ITERS),/iters$(ITERS))
-FIGURES   ?= $(RUNS)/figures
-REPORT    ?= $(RUNS)/report-$(DATASET).html
-RESULTS   ?= $(CURDIR)/results/$(DATASET)
-N         ?=
-FROM      ?= A
-TO        ?= B
-FT        ?=
-PER_CLASS ?= 10
-GPU       ?=
-JOBS_DEMO ?= 2
-TRANSFERABILITY := $(VENV)/bin/transferability
-# OpenBLAS threads fight each other under make -j; one per run is also what keeps CPU runs exact.
-TRAIN = OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(TRANSFERABILITY) train --runs $(RUNS) \
-	--data $(DATA) $(if $(ITERS),--iters $(ITERS)) $(if $(GPU),--gpu $(GPU))
-
-# Bad input stops make with one line: "Makefile:NN: *** <what is wrong>.  Stop."
-require = $(if $(1),,$(error $(2)))
-one_of  = $(and $(filter $(2),$(1)),$(if $(word 2,$(1)),,ok))
-GROUP = $(if $(filter natman,$(SPLIT)),natman,split$(SPLIT))
-RUN   = $(RUNS)/$(DATASET)/$(1)/final.caffemodel
-# One net a user names: its run folder, finished or not, must have been made with these settings
-# (make alone would call a finished one up to date whatever ITERS says); then make trains it.
-train_one = $(TRANSFERABILITY) train --check-only --runs $(RUNS) $(if $(ITERS),--iters $(ITERS)) \
-	$(DATASET) '$(1)' && $(MAKE) --no-print-directory '$(call RUN,$(1))'
-LAYERS_N := 1 2 3 4 5 6 7
-PER_CLASS_ALL := 1 2 5 10 25 50 100 250 500 750 1000 1300
-
-.PHONY: check-args base-A base-B transfer random whole reduced figure2 paper figures compare \
-	figures-paper factors prototxt noise report study publish
-
-check-args: $(if $(CAFFE_BUILD),,caffe-check)
-	$(call require,$(call one_of,$(DATASET),imagenet fashion-mnist),unknown DATASET '$(DATASET)': use imagenet or fashion-mnist)
-	$(call require,$(call one_of,$(SPLIT),0 1 2 3 natman),unknown SPLIT '$(SPLIT)': use 0 1 2 3 or natman)
-	$(if $(filter imagenet,$(DATASET)),$(call require,$(IMAGENET),DATASET=imagenet needs IMAGENET=/path/to/ILSVRC2012))
-	$(if $(ITERS),$(call require,$(shell [ "$(ITERS)" -gt 0 ] 2>/dev/null && echo ok),ITERS must be a positive integer$(comma) not '$(ITERS)'))
-
-base-A base-B: check-args setup ## base net of half A or B [DATASET=.. SPLIT=0|1|2|3|natman]
-	@$(call train_one,$(GROUP)/base$(@:base-%=%))
-
-transfer: check-args setup ## N=1..7 FROM=A|B TO=A|B [FT=1]: first N layers of baseFROM, trained on TO
-	$(call require,$(call one_of,$(N),$(LAYERS_N)),N must be an integer from 1 to 7$(comma) not '$(N)')
-	$(call require,$(call one_of,$(FROM),A B),FROM must be A or B$(comma) not '$(FROM)')
-	$(call require,$(call one_of,$(TO),A B),TO must be A or B$(comma) not '$(TO)')
-	$(call require,$(call one_of,$(or $(FT),0),0 1),FT must be 1 (fine-tuned) or 0 or empty (frozen)$(comma) not '$(FT)')
-	@$(call train_one,$(GROUP)/$(FROM)$(N)$(TO)$(if $(filter-out 0,$(FT)),+))
-
-random: check-args setup ## N=1..7: all classes, first N layers frozen at their random initialisation
-	$(call require,$(call one_of,$(N),$(LAYERS_N)),N must be an integer from 1 to 7$(comma) not '$(N)')
-	@$(call train_one,whole/random$(N))
-
-whole: check-args setup ## the base net on all classes
-	@$(call train_one,whole/base)
-
-reduced: check-args setup ## PER_CLASS=1|2|5|10|25|50|100|250|500|750|1000|1300 images per class
-	$(call require,$(call one_of,$(PER_CLASS),$(PER_CLASS_ALL)),PER_CLASS must be one of $(PER_CLASS_ALL)$(comma) not '$(PER_CLASS)')
-	@$(call train_one,reduced/reduced$(shell printf %04d $(PER_CLASS)))
-
-figure2: check-args ## the 30 nets of figure 2 for SPLIT (A to B), then the figure
-	@$(MAKE) --no-print-directory $(FIGURE2_$(SPLIT)_$(DATASET))
-	@$(TRANSFERABILITY) figures $(RUNS) --out $(FIGURES) --dataset $(DATASET) --split $(SPLIT) --figure 2
-	@echo "figure 2: $(FIGURES)/$(DATASET)_figure2_split$(SPLIT).png (and .pdf)"
-
-paper: check-args ## all 170 networks of the paper, bases first (fit for make -j); fashion-mnist: + noise
-	@$(MAKE) --no-print-directory $(PAPER_$(DATASET)) $(if $(filter fashion-mnist,$(DATASET)),$(NOISE_0_$(DATASET)))
-
-noise: check-args ## baseB of SPLIT again with two more seeds: the seed-to-seed spread
-	@$(MAKE) --no-print-directory $(NOISE_$(SPLIT)_$(DATASET))
-
-study: check-args ## make paper, then publish: the whole study and its results (make -j2 study)
-	@$(MAKE) --no-print-directory paper
-	@$(MAKE) --no-print-directory publish
-
-publish: setup ## RESULTS (results/DATASET): tables, figures, findings with verdicts, report
-	@$(TRANSFERABILITY) report $(RUNS) --dataset $(DATASET) --out $(RESULTS) --publish
-
-report: setup ## one HTML page: figures, tables, noise and the paper's findings with verdicts
-	@mkdir -p $(RUNS)
-	@$(TRANSFERABILITY) report $(RUNS) --dataset $(DATASET) --out $(REPORT)
-
-figures: setup ## every figure that the runs so far allow, into FIGURES
-	@mkdir -p $(RUNS)
-	$(TRANSFERABILITY) figures $(RUNS) --out $(FIGURES)
-
-figures-paper: setup ## the paper's figures from its published numbers alone
-	$(TRANSFERABILITY) figures --paper --out $(FIGURES)
-
-compare: setup ## this project's results beside the paper's, with the derived quantities
-	@mkdir -p $(RUNS)
-	$(TRANSFERABILITY) compare $(RUNS) --dataset $(DATASET) --out $(RUNS)/compare.csv
-
-factors: setup ## Azizpour et al.'s study: baseA's layers as linear-SVM features for half B, beside AnB
-	OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(TRANSFERABILITY) factors $(RUNS) $(DATA) \
-	  --dataset $(DATASET) --split $(SPLIT) --out $(FIGURES)/factors $(if $(GPU),--gpu $(GPU))
-
-prototxt: setup ## regenerate every train_val and solver prototxt from the one definition
-	$(TRANSFERABILITY) generate
-
-comma := ,
-
 # Rules for every network of the plan, generated from plan.py with no venv needed.
 PLAN_MK := $(CURDIR)/.cache/plan.mk
 $(PLAN_MK): python/transferability/makerules.py python/transferability/plan.py
@@ -200,28 +229,3 @@ $(IN_DATA)/lists.done: | $(VENV)/.stamp
 data: | $(VENV)/.stamp
 bench-data: caffe setup
 
-# --- on a cluster: Slurm ----------------------------------------------------------------------
-PLAN        ?= figure2
-SBATCH_ARGS ?=
-DRY_RUN     ?=
-PLAN_ARGS    = $(PLAN) --dataset $(DATASET) --split $(SPLIT) --runs $(RUNS)
-shell_quote  = '$(subst ','\'',$(1))'
-
-.PHONY: slurm status check-plan
-check-plan:
-	$(call require,$(call one_of,$(PLAN),paper figure2 demo),unknown PLAN '$(PLAN)': use paper$(comma) figure2 or demo)
-
-slurm: check-plan check-args caffe setup ## PLAN=paper|figure2|demo: one Slurm job per network, transfers after their bases [SBATCH_ARGS=.. DRY_RUN=1]
-	@$(TRANSFERABILITY) slurm $(PLAN_ARGS) --data $(DATA) $(if $(ITERS),--iters $(ITERS)) \
-	  $(if $(GPU),--gpu) $(if $(IMAGENET),--make-var IMAGENET=$(IMAGENET)) \
-	  --sbatch-args=$(call shell_quote,$(SBATCH_ARGS)) $(if $(DRY_RUN),--dry-run)
-
-status: check-plan setup ## PLAN=paper|figure2|demo: each network finished (top-1), running, waiting or failed
-	@$(TRANSFERABILITY) status $(PLAN_ARGS)
-
-# --- the demo ---------------------------------------------------------------------------------
-demo: ## Fashion-MNIST, split 0: figure 2's nets, baseB's noise, the figure and the report (CPU)
-	@$(MAKE) --no-print-directory caffe setup
-	@$(MAKE) --no-print-directory -j$(JOBS_DEMO) figure2 noise DATASET=fashion-mnist SPLIT=0 GPU=
-	@$(MAKE) --no-print-directory compare report DATASET=fashion-mnist
-	@echo "report: $(RUNS)/report-fashion-mnist.html"

@@ -25,8 +25,9 @@ WORDNET ?= /usr/share/wordnet
 DATA_RESIZE ?= 256
 DATA_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
-DATA_HALVES := $(foreach s,0 1 2 3,half$(s)A half$(s)B) halfnatmanA halfnatmanB
-DATA_REDUCED := $(addprefix reduced,0001 0002 0005 0010 0025 0050 0100 0250 0500 0750 1000 1300)
+# the plan's lists, from the generated make fragment the top Makefile includes first
+DATA_HALVES := $(PLAN_DATA_HALVES)
+DATA_REDUCED := $(PLAN_DATA_REDUCED)
 FM_DATA := $(DATA)/fashion-mnist
 IN_DATA := $(DATA)/imagenet
 
