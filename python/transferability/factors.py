@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from transferability import plan
+from transferability import layout, plan
 from transferability.caffenet import LEARNABLE
 from transferability.errors import UserError
 from transferability.svm import Reduction
@@ -36,11 +36,11 @@ class Study:
 
     @property
     def model(self) -> Path:
-        return self.folder / "final.caffemodel"
+        return self.folder / layout.FINAL
 
     @property
     def prototxt(self) -> Path:
-        return self.folder / "train_val.prototxt"
+        return self.folder / layout.TRAIN_VAL
 
     def missing(self) -> list[Path]:
         return [p for p in (self.model, self.prototxt, self.train, self.test) if not p.exists()]
@@ -54,13 +54,10 @@ def reduction(variant: str, pca: int) -> Reduction:
 
 
 def study(runs: Path, data: Path, dataset: str, group: str) -> Study:
-    from transferability.runs import run_dir
-
     source, target = plan.base_net(group, "A"), plan.base_net(group, "B")
-    root = Path(data) / dataset
-    return Study(dataset, group, run_dir(runs, dataset, source),
-                 root / f"{target.train_set}_train" / "lmdb",
-                 root / f"{target.valid_set}_valid" / "lmdb", target.train_set)
+    links = layout.data_paths(data, dataset, target)
+    return Study(dataset, group, layout.run_folder(runs, dataset, source),
+                 links["train_lmdb"], links["val_lmdb"], target.train_set)
 
 
 def studies(runs: Path, data: Path, dataset: str, split: str) -> tuple[list[Study], list[str]]:

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import sys
 
-from transferability import plan
+from transferability import layout, plan
 from transferability.plan import Net
 
 
 def final(dataset: str, key: str) -> str:
-    return f"$(RUNS)/{dataset}/{key}/final.caffemodel"
+    return f"{layout.run_folder_text('$(RUNS)', dataset, key)}/{layout.FINAL}"
 
 
 def data_stamps(dataset: str, net: Net) -> list[str]:
     """The data sets a run links to, as the stamp files that data.mk builds."""
     sets = dict.fromkeys((net.train_set, net.valid_set))
-    return [f"$(DATA)/{dataset}/{name}.done" for name in sets]
+    return [str(layout.data_stamp("$(DATA)", dataset, name)) for name in sets]
 
 
 def rule(dataset: str, net: Net) -> str:

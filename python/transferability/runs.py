@@ -20,29 +20,19 @@ from pathlib import Path
 
 from google.protobuf import text_format
 
-from transferability import plan
+from transferability import layout, plan
 from transferability.caffe_env import REPO_ROOT, caffe_tool, tool_environment
 from transferability.errors import UserError
 from transferability.plan import Net
 
-FINAL = "final.caffemodel"
+FINAL = layout.FINAL
 KEEP_SNAPSHOTS = 2
 PR_SET_PDEATHSIG = 1  # prctl(2)
 _STATE = re.compile(r"^snapshot_iter_(\d+)\.solverstate$")
 
 
 def run_dir(runs: Path, dataset: str, net: Net) -> Path:
-    return Path(runs) / dataset / net.group / net.name
-
-
-def data_paths(data: Path, dataset: str, net: Net) -> dict[str, Path]:
-    """What the run folder links to: the net's training and validation LMDBs and its mean."""
-    root = Path(data) / dataset
-    return {
-        "train_lmdb": root / f"{net.train_set}_train" / "lmdb",
-        "val_lmdb": root / f"{net.valid_set}_valid" / "lmdb",
-        "mean.binaryproto": root / f"{net.train_set}_train" / "mean.binaryproto",
-    }
+    return layout.run_folder(runs, dataset, net)
 
 
 def _link(target: Path, link: Path) -> None:
@@ -67,35 +57,30 @@ def _solver_text(dataset: str, net: Net, iters: int | None, gpu: bool) -> str:
 
 def check_settings(folder: Path, settings: dict) -> None:
     """Refuse to mix settings with a run started (or finished) with others."""
-    stamp = folder / "run.json"
-    if not stamp.exists():
-        return
-    before = json.loads(stamp.read_text())
-    if before != settings:
-        raise UserError(f"{folder} was started with ITERS={before.get('iters')}, not ITERS="
-                        f"{settings['iters']}; remove it or choose another RUNS")
+    if reason := layout.settings_conflict(folder, settings):
+        raise UserError(reason)
 
 
 def prepare(runs: Path, data: Path, dataset: str, net: Net, iters: int | None = None,
             gpu: bool = False) -> Path:
     """Create or refresh the run folder; refuse to mix settings with a run already under way."""
     folder = run_dir(runs, dataset, net)
-    for path in data_paths(data, dataset, net).values():
+    for path in layout.data_paths(data, dataset, net).values():
         if not path.exists():
             raise UserError(f"{net.key} needs {path}, which is missing; run `make data "
                             f"DATASET={dataset}` first (if it says there is nothing to do, "
                             f"remove {path.parent.parent / (path.parent.name.rsplit('_', 1)[0])}"
                             ".done)")
-    settings = {"dataset": dataset, "net": net.key, "iters": iters}
+    settings = layout.settings(dataset, net.key, iters)
     check_settings(folder, settings)
     solver_text = _solver_text(dataset, net, iters, gpu)
     folder.mkdir(parents=True, exist_ok=True)
-    for name, path in data_paths(data, dataset, net).items():
+    for name, path in layout.data_paths(data, dataset, net).items():
         _link(path, folder / name)
     shutil.copyfile(REPO_ROOT / "prototxt" / dataset / net.group / f"{net.name}.prototxt",
                     folder / "train_val.prototxt")
     (folder / "solver.prototxt").write_text(solver_text)
-    (folder / "run.json").write_text(json.dumps(settings) + "\n")
+    (folder / layout.SETTINGS).write_text(json.dumps(settings) + "\n")
     return folder
 
 
@@ -181,7 +166,7 @@ def source_model(runs: Path, dataset: str, net: Net, iters: int | None) -> Path 
     if not (folder / FINAL).exists():
         raise UserError(f"{net.key} needs {folder / FINAL}: train its base net "
                         f"{net.source_key} first")
-    check_settings(folder, {"dataset": dataset, "net": base.key, "iters": iters})
+    check_settings(folder, layout.settings(dataset, base.key, iters))
     return folder / FINAL
 
 
@@ -329,7 +314,7 @@ def _train(runs: Path, data: Path, dataset: str, net: Net, label: str, iters: in
            gpu: str | None, wait: bool) -> Path:
     folder = run_dir(runs, dataset, net)
     # every check before anything is written: settings, a finished run, the source, the GPU
-    check_settings(folder, {"dataset": dataset, "net": net.key, "iters": iters})
+    check_settings(folder, layout.settings(dataset, net.key, iters))
     if (folder / FINAL).exists():
         print(f"{label}: finished already ({folder / FINAL})")
         return folder / FINAL

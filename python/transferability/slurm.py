@@ -18,13 +18,12 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transferability import plan
+from transferability import layout, plan
 from transferability.caffe_env import REPO_ROOT
 from transferability.errors import UserError
 from transferability.plan import Net
 
 PLANS = ("paper", "figure2", "demo")
-FINAL = "final.caffemodel"
 # Make's own variables, and those the job's make command sets itself: sbatch hands its whole
 # environment to the job, where a stray FT=1 or a dead jobserver in MAKEFLAGS would change the run.
 _NOT_EXPORTED = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "N", "FROM", "TO", "FT",
@@ -63,7 +62,7 @@ def job_name(dataset: str, net: Net) -> str:
 
 
 def run_folder(runs: Path, dataset: str, net: Net) -> Path:
-    return Path(runs).resolve() / dataset / net.group / net.name
+    return layout.run_folder(Path(runs).resolve(), dataset, net)
 
 
 def make_goal(net: Net) -> list[str]:
@@ -165,14 +164,8 @@ def queued_jobs() -> dict[tuple[str, str], Queued] | None:
 
 def _check_settings(folder: Path, dataset: str, net: Net, iters: int | None) -> None:
     """Refuse now what the job would refuse later: a run folder started with other ITERS."""
-    import json
-
-    stamp = folder / "run.json"
-    if stamp.is_file():
-        before = json.loads(stamp.read_text())
-        if before.get("iters") != iters:
-            raise UserError(f"{folder} was started with ITERS={before.get('iters')}, not ITERS="
-                            f"{iters}; remove it or choose another RUNS")
+    if reason := layout.settings_conflict(folder, layout.settings(dataset, net.key, iters)):
+        raise UserError(reason)
 
 
 def build(selection: Selection, settings: Settings,
@@ -191,7 +184,7 @@ def build(selection: Selection, settings: Settings,
     missing_sets: set[str] = set()
     for net in nets:
         name, folder = job_name(dataset, net), run_folder(settings.runs, dataset, net)
-        if (folder / FINAL).is_file():
+        if (folder / layout.FINAL).is_file():
             graph.finished.append(name)
             continue
         _check_settings(folder, dataset, net, settings.iters)
@@ -208,7 +201,7 @@ def build(selection: Selection, settings: Settings,
             elif base in pending:
                 job.after.append(base)
         missing_sets |= {s for s in (net.train_set, net.valid_set)
-                         if not (Path(settings.data) / dataset / f"{s}.done").is_file()}
+                         if not layout.data_stamp(settings.data, dataset, s).is_file()}
         graph.jobs.append(job)
         pending.add(name)
     if missing_sets:

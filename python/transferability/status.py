@@ -12,10 +12,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from transferability.layout import FINAL
 from transferability.logparse import TrainingLog, parse_log, parse_text
 from transferability.plan import Net
 from transferability.runs import last_error, max_iter
-from transferability.slurm import FINAL, Queued, Selection, job_name, run_folder
+from transferability.slurm import Queued, Selection, job_name, run_folder
 
 STATES = ("finished", "running", "waiting", "failed")
 _RUNNING = {"RUNNING", "COMPLETING", "CONFIGURING", "STAGE_OUT", "RESIZING", "SIGNALING"}

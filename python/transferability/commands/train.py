@@ -27,12 +27,12 @@ def run(args: argparse.Namespace) -> int:
     from transferability.runs import train
 
     if args.check_only:
-        from transferability import plan
+        from transferability import layout, plan
         from transferability.runs import check_settings, run_dir
 
         net = plan.find(args.net)
         check_settings(run_dir(args.runs, args.dataset, net),
-                       {"dataset": args.dataset, "net": net.key, "iters": args.iters})
+                       layout.settings(args.dataset, net.key, args.iters))
         return 0
     train(args.runs, args.data, args.dataset, args.net, args.iters, args.gpu or None,
           wait=not args.no_wait)
