@@ -20,10 +20,8 @@ import numpy as np
 
 from transferability.caffe_env import caffe_tool, tool_environment
 from transferability.errors import UserError
-from transferability.pynet import test_net
+from transferability.pynet import data_layer, deploy, test_net
 from transferability.transplant import blob_shape, read_caffemodel, read_prototxt
-
-SKIPPED_TYPES = ("Data", "Input", "Accuracy", "SoftmaxWithLoss", "HDF5Data", "ImageData")
 
 
 @dataclass(frozen=True)
@@ -52,21 +50,6 @@ class Transform:
 
 
 # --- reading: the net's data layer, its mean, the LMDB ----------------------------------------
-def _in_test(layer) -> bool:
-    from caffe.proto import caffe_pb2
-
-    test = caffe_pb2.TEST
-    if any(r.HasField("phase") and r.phase == test for r in layer.exclude):
-        return False
-    phases = [r.phase for r in layer.include if r.HasField("phase")]
-    return not phases or test in phases
-
-
-def data_layer(net):
-    """The net's TEST-phase Data layer, or None for a deploy net."""
-    return next((layer for layer in net.layer if layer.type == "Data" and _in_test(layer)), None)
-
-
 def read_mean(path: Path) -> np.ndarray:
     """(C, H, W) float32 mean image of a .binaryproto written by compute_image_mean."""
     from caffe.proto import caffe_pb2
@@ -165,37 +148,6 @@ def records(path: Path, keep: np.ndarray) -> Iterator[tuple[np.ndarray, int]]:
 
 
 # --- the net: cut after the requested blobs, weights checked, pycaffe -------------------------
-def blob_names(net) -> list[str]:
-    """Every blob a feature can be read from, in the order the net computes them."""
-    names: list[str] = []
-    for layer in net.layer:
-        if layer.type in SKIPPED_TYPES or not _in_test(layer):
-            continue
-        names += [top for top in layer.top if top not in names]
-    return names
-
-
-def deploy(net, blobs: list[str], shape: tuple[int, ...]):
-    """An Input-layer net of the layers computing `blobs` (their in-place layers included)."""
-    from caffe.proto import caffe_pb2
-
-    valid = blob_names(net)
-    unknown = [b for b in blobs if b not in valid]
-    if unknown:
-        raise UserError(f"no layer named {', '.join(unknown)} in the net; valid names: "
-                        f"{', '.join(valid)}")
-    layers = [layer for layer in net.layer if layer.type not in SKIPPED_TYPES and _in_test(layer)]
-    last = max(i for i, layer in enumerate(layers) if set(layer.top) & set(blobs))
-    out = caffe_pb2.NetParameter(name=net.name)
-    inp = out.layer.add(name="data", type="Input", top=["data"])
-    inp.input_param.shape.add(dim=list(shape))
-    for layer in layers[:last + 1]:
-        out.layer.add().CopyFrom(layer)
-        del out.layer[-1].include[:]
-        del out.layer[-1].exclude[:]
-    return out
-
-
 def check_weights(model: Path, weights, net) -> None:
     """Every layer of the cut net with parameters is in the model with the same shapes."""
     by_name = {layer.name: layer for layer in weights.layer if layer.blobs}

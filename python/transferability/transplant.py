@@ -14,7 +14,7 @@ from google.protobuf import text_format
 from google.protobuf.message import DecodeError
 
 from transferability.errors import UserError
-from transferability.pynet import test_net
+from transferability.pynet import deploy, test_net
 
 LEARNABLE_TYPES = ("Convolution", "InnerProduct")
 
@@ -79,8 +79,6 @@ def target_channels(target, target_prototxt: Path) -> int | None:
 
 def target_shapes(target, in_channels: int) -> dict[str, list[tuple[int, ...]]]:
     """Blob shapes of every learnable layer, from Caffe itself building the net for one image."""
-    from transferability.features import deploy
-
     crop = next(layer.transform_param.crop_size for layer in target.layer if layer.type == "Data")
     net = test_net(deploy(target, learnable_layers(target)[-1:], (1, in_channels, crop, crop)))
     return {name: [tuple(b.data.shape) for b in blobs] for name, blobs in net.params.items()}
