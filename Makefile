@@ -163,9 +163,10 @@ comma := ,
 
 # Rules for every network of the plan, generated from plan.py with no venv needed.
 PLAN_MK := $(CURDIR)/.cache/plan.mk
-$(PLAN_MK): python/transferability/makerules.py python/transferability/plan.py
+$(PLAN_MK): python/transferability/nets/makerules.py python/transferability/plan.py \
+  python/transferability/layout.py
 	@mkdir -p $(@D)
-	@PYTHONPATH=python $(PYTHON3) -m transferability.makerules > $@.tmp && mv $@.tmp $@
+	@PYTHONPATH=python $(PYTHON3) -m transferability.nets.makerules > $@.tmp && mv $@.tmp $@
 include $(PLAN_MK)
 include data_prep/data.mk
 include caffe_build/gpu.mk

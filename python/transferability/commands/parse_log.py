@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from transferability.training.logparse import parse_log
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -20,7 +22,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from transferability.logparse import parse_log
 
     print(json.dumps(parse_log(args.log).to_json()))
     return 0

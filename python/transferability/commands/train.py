@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from transferability.plan import DATASETS
+from transferability.training.runs import train
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,7 +21,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from transferability.runs import train
 
     train(args.runs, args.data, args.dataset, args.net, args.iters, args.gpu or None)
     return 0

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from transferability import plan
+from transferability import layout, plan
 from transferability.errors import UserError
-from transferability.logparse import TrainingLog, parse_log
 from transferability.plan import Net
+from transferability.training.logparse import TrainingLog, parse_log
 
 COLUMNS = ("dataset", "group", "net", "paper_name", "source_half", "target_half", "n", "layers",
            "iterations", "top1_accuracy", "finished")
@@ -59,7 +59,7 @@ def _read_run(dataset: str, net: Net, path: Path) -> Run:
         log = parse_log(path)
     except FileNotFoundError:
         log = None
-    return Run(dataset, net, path, log, (path / "final.caffemodel").is_file())
+    return Run(dataset, net, path, log, (path / layout.FINAL).is_file())
 
 
 def scan(runs_dir: Path, dataset: str | None = None) -> tuple[list[Run], list[Path]]:

@@ -18,13 +18,13 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transferability import plan
+from transferability import layout, plan
 from transferability.caffe_env import REPO_ROOT
 from transferability.errors import UserError
 from transferability.plan import Net
+from transferability.training.runs import check_gpu_build
 
 PLANS = ("paper", "figure2", "demo")
-FINAL = "final.caffemodel"
 # Make's own variables, and those the job's make command sets itself: sbatch hands its whole
 # environment to the job, where a stray FT=1 or a dead jobserver in MAKEFLAGS would change the run.
 _NOT_EXPORTED = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "N", "FROM", "TO", "FT",
@@ -63,7 +63,8 @@ def job_name(dataset: str, net: Net) -> str:
 
 
 def run_folder(runs: Path, dataset: str, net: Net) -> Path:
-    return Path(runs).resolve() / dataset / net.group / net.name
+    """The run folder as an absolute path: the job's working directory, as squeue reports it."""
+    return layout.run_dir(Path(runs).resolve(), dataset, net)
 
 
 def make_goal(net: Net) -> list[str]:
@@ -163,18 +164,6 @@ def queued_jobs() -> dict[tuple[str, str], Queued] | None:
     return jobs
 
 
-def _check_settings(folder: Path, dataset: str, net: Net, iters: int | None) -> None:
-    """Refuse now what the job would refuse later: a run folder started with other ITERS."""
-    import json
-
-    stamp = folder / "run.json"
-    if stamp.is_file():
-        before = json.loads(stamp.read_text())
-        if before.get("iters") != iters:
-            raise UserError(f"{folder} was started with ITERS={before.get('iters')}, not ITERS="
-                            f"{iters}; remove it or choose another RUNS")
-
-
 def build(selection: Selection, settings: Settings,
           queued: dict[tuple[str, str], Queued] | None) -> Graph:
     """The jobs the plan still needs, each after the job of its base where that is unfinished."""
@@ -191,10 +180,10 @@ def build(selection: Selection, settings: Settings,
     missing_sets: set[str] = set()
     for net in nets:
         name, folder = job_name(dataset, net), run_folder(settings.runs, dataset, net)
-        if (folder / FINAL).is_file():
+        if (folder / layout.FINAL).is_file():
             graph.finished.append(name)
             continue
-        _check_settings(folder, dataset, net, settings.iters)
+        layout.check_started(folder, settings.iters)
         if queued and (job := queued.get((name, str(folder)))):
             graph.queued[name] = job
             pending.add(name)
@@ -207,8 +196,8 @@ def build(selection: Selection, settings: Settings,
                 job.after_ids.append(ids[base])
             elif base in pending:
                 job.after.append(base)
-        missing_sets |= {s for s in (net.train_set, net.valid_set)
-                         if not (Path(settings.data) / dataset / f"{s}.done").is_file()}
+        missing_sets |= {s for s in layout.data_stamps(settings.data, dataset, net)
+                         if not s.is_file()}
         graph.jobs.append(job)
         pending.add(name)
     if missing_sets:
@@ -220,7 +209,7 @@ def _add_data_job(graph: Graph, settings: Settings,
                   queued: dict[tuple[str, str], Queued] | None) -> None:
     """One `make data` job before every other: parallel jobs must not build the same LMDBs."""
     dataset = graph.selection.dataset
-    name, folder = f"{dataset}/data", Path(settings.data).resolve() / dataset
+    name, folder = f"{dataset}/data", layout.data_root(settings.data, dataset).resolve()
     make = Settings(settings.runs, settings.data, None, False, settings.make_vars)
     job = Job(name, folder, make.make_command(["data"], dataset), False)
     if queued and (old := queued.get((name, str(folder)))):
@@ -252,7 +241,6 @@ def dry_run(graph: Graph, settings: Settings) -> str:
         out.append("# (squeue did not answer: no queued job is known)")
     if settings.gpu:
         try:
-            from transferability.runs import check_gpu_build
 
             check_gpu_build()
         except UserError as err:
@@ -312,7 +300,6 @@ def submit(graph: Graph, settings: Settings) -> dict[str, str]:
         raise UserError("sbatch not found: Slurm's client commands must be on PATH "
                         "(DRY_RUN=1 prints the jobs without submitting)")
     if settings.gpu:
-        from transferability.runs import check_gpu_build
 
         check_gpu_build()
     env = submit_environment()

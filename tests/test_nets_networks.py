@@ -11,8 +11,9 @@ from caffe.proto import caffe_pb2
 from google.protobuf import text_format
 
 from tests.conftest import write_datum_lmdb
-from transferability import caffenet, generate, plan
+from transferability import plan
 from transferability.caffe_env import REPO_ROOT, caffe_tool
+from transferability.nets import caffenet, generate
 
 
 def _committed() -> dict[str, str]:

@@ -1,14 +1,12 @@
 """Run folders: prepare one network's folder, train it with the real `caffe`, resume it, finish it.
 
-A run folder `RUNS/<dataset>/<group>/<net>/` holds links to its LMDBs and mean, the train_val and
-solver it ran, `train.log`, the snapshots, and `final.caffemodel` once the solver has finished.
+What a run folder holds, and where, is spelled in `transferability.layout`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import re
 import shutil
@@ -21,25 +19,25 @@ from google.protobuf import text_format
 
 from transferability import plan
 from transferability.caffe_env import REPO_ROOT, caffe_tool, tool_environment
+from transferability.caffe_io import caffe_pb2, copy_file, last_error, read_solver
 from transferability.errors import UserError
+from transferability.layout import (
+    FINAL,
+    INIT,
+    SOLVER,
+    TRAIN_LOG,
+    TRAIN_VAL,
+    check_started,
+    data_paths,
+    final_model,
+    run_dir,
+    write_started,
+)
+from transferability.nets.solver import shorten
+from transferability.nets.transplant import transplant
 from transferability.plan import Net
 
-FINAL = "final.caffemodel"
 _STATE = re.compile(r"^snapshot_iter_(\d+)\.solverstate$")
-
-
-def run_dir(runs: Path, dataset: str, net: Net) -> Path:
-    return Path(runs) / dataset / net.group / net.name
-
-
-def data_paths(data: Path, dataset: str, net: Net) -> dict[str, Path]:
-    """What the run folder links to: the net's training and validation LMDBs and its mean."""
-    root = Path(data) / dataset
-    return {
-        "train_lmdb": root / f"{net.train_set}_train" / "lmdb",
-        "val_lmdb": root / f"{net.valid_set}_valid" / "lmdb",
-        "mean.binaryproto": root / f"{net.train_set}_train" / "mean.binaryproto",
-    }
 
 
 def _link(target: Path, link: Path) -> None:
@@ -49,12 +47,7 @@ def _link(target: Path, link: Path) -> None:
 
 
 def _solver_text(dataset: str, net: Net, iters: int | None, gpu: bool) -> str:
-    from caffe.proto import caffe_pb2
-
-    from transferability.solver import shorten
-
-    source = REPO_ROOT / "solvers" / dataset / net.group / f"{net.name}.prototxt"
-    s = text_format.Parse(source.read_text(), caffe_pb2.SolverParameter())
+    s = read_solver(REPO_ROOT / "solvers" / dataset / net.group / f"{net.name}.prototxt")
     if iters is not None:
         s = shorten(s, iters)
     if gpu:
@@ -71,19 +64,14 @@ def prepare(runs: Path, data: Path, dataset: str, net: Net, iters: int | None = 
             raise UserError(f"{net.key} needs {path}, which is missing; run `make data "
                             f"DATASET={dataset}` first")
     settings = {"dataset": dataset, "net": net.key, "iters": iters}
-    stamp = folder / "run.json"
-    if stamp.exists():
-        before = json.loads(stamp.read_text())
-        if before != settings:
-            raise UserError(f"{folder} was started with ITERS={before.get('iters')}, not ITERS="
-                            f"{iters}; remove it or choose another RUNS")
+    check_started(folder, iters, settings)
     folder.mkdir(parents=True, exist_ok=True)
     for name, path in data_paths(data, dataset, net).items():
         _link(path, folder / name)
     shutil.copyfile(REPO_ROOT / "prototxt" / dataset / net.group / f"{net.name}.prototxt",
-                    folder / "train_val.prototxt")
-    (folder / "solver.prototxt").write_text(_solver_text(dataset, net, iters, gpu))
-    stamp.write_text(json.dumps(settings) + "\n")
+                    folder / TRAIN_VAL)
+    (folder / SOLVER).write_text(_solver_text(dataset, net, iters, gpu))
+    write_started(folder, settings)
     return folder
 
 
@@ -94,12 +82,12 @@ def newest_state(folder: Path) -> tuple[int, Path] | None:
 
 
 def max_iter(folder: Path) -> int:
-    text = (folder / "solver.prototxt").read_text()
+    text = (folder / SOLVER).read_text()
     return int(re.search(r"^max_iter: (\d+)", text, re.M)[1])
 
 
 def caffe_command(folder: Path, weights: Path | None, gpu: str | None) -> list[str]:
-    cmd = [str(caffe_tool("caffe")), "train", "-solver", "solver.prototxt",
+    cmd = [str(caffe_tool("caffe")), "train", "-solver", SOLVER,
            "-sigint_effect", "snapshot", "-sighup_effect", "stop"]
     state = newest_state(folder)
     if state:
@@ -115,13 +103,12 @@ def _source_weights(runs: Path, dataset: str, net: Net, folder: Path) -> Path | 
     """The init .caffemodel of a transfer: the source base net's first n layers."""
     if net.source is None:
         return None
-    from transferability.transplant import transplant
 
-    source = run_dir(runs, dataset, plan.find(net.source_key)) / FINAL
+    source = final_model(runs, dataset, plan.find(net.source_key))
     if not source.exists():
         raise UserError(f"{net.key} needs {source}: train its base net {net.source_key} first")
-    init = folder / "init.caffemodel"
-    transplant(source, folder / "train_val.prototxt", net.n, init)
+    init = folder / INIT
+    transplant(source, folder / TRAIN_VAL, net.n, init)
     return init
 
 
@@ -131,7 +118,7 @@ def _run_caffe(cmd: list[str], folder: Path, resume_iter: int | None) -> int:
     env.pop("CAFFE_RESUME_ITER", None)
     if resume_iter is not None:  # read by the project's deterministic-resume patch to Caffe
         env["CAFFE_RESUME_ITER"] = str(resume_iter)
-    with open(folder / "train.log", "ab") as log:
+    with open(folder / TRAIN_LOG, "ab") as log:
         log.write(f"# {' '.join(cmd)}\n".encode())
         log.flush()
         proc = subprocess.Popen(cmd, cwd=folder, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -146,15 +133,10 @@ def _run_caffe(cmd: list[str], folder: Path, resume_iter: int | None) -> int:
             signal.signal(signal.SIGINT, previous)
 
 
-def last_error(log: Path) -> str:
-    """The last fatal or error line of a Caffe log, without glog's prefix."""
-    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
-    for line in reversed(lines):
-        if line[:1] in "FE" and "]" in line:
-            return line.split("] ", 1)[-1].strip()
-        if "rror" in line:
-            return line.strip()
-    return "no error line in the log"
+def log_error(log: Path) -> str:
+    """The last error line of a run's train.log (caffe_io.last_error)."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return last_error(text) or "no error line in the log"
 
 
 @contextlib.contextmanager
@@ -208,7 +190,7 @@ def train(runs: Path, data: Path, dataset: str, key: str, iters: int | None = No
         state = newest_state(folder)
         how = f"resuming at iteration {state[0]}" if state else "from the start"
         where = f"GPU {device}" if device else "CPU"
-        print(f"{dataset}/{key}: training on the {where} {how} (log: {folder / 'train.log'})",
+        print(f"{dataset}/{key}: training on the {where} {how} (log: {folder / TRAIN_LOG})",
               flush=True)
         code = _run_caffe(cmd, folder, state[0] if state else None)
     return _finish(folder, dataset, key, code)
@@ -220,11 +202,9 @@ def _finish(folder: Path, dataset: str, key: str, code: int) -> Path:
     if code != 0 or not snapshot.exists():
         reached = newest_state(folder)
         where = f"stopped at iteration {reached[0]}" if reached else "stopped"
-        hint = "run again to resume" if code == 0 else last_error(folder / "train.log")
+        hint = "run again to resume" if code == 0 else log_error(folder / TRAIN_LOG)
         raise UserError(f"{dataset}/{key}: caffe {where} (exit {code}): {hint}; "
                         f"log: {folder}/train.log")
-    tmp = folder / f".{FINAL}.tmp"
-    shutil.copyfile(snapshot, tmp)
-    os.replace(tmp, folder / FINAL)
+    copy_file(snapshot, folder / FINAL)
     print(f"{dataset}/{key}: finished, {folder / FINAL}", file=sys.stderr)
     return folder / FINAL

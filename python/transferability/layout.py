@@ -1,0 +1,94 @@
+"""Where things lie on disk: the data sets and the run folders. The one place that spells them.
+
+Data, as data_prep/data.mk builds it, for D = fashion-mnist or imagenet:
+    DATA/D/<set>_train/{lmdb/,mean.binaryproto}, DATA/D/<set>_valid/lmdb/, DATA/D/<set>.done
+
+A run folder `RUNS/<dataset>/<group>/<net>/` holds links to its LMDBs and mean, the train_val and
+solver it ran (`train_val.prototxt`, `solver.prototxt`), the settings it was started with
+(`run.json`), `train.log`, the snapshots, and `final.caffemodel` once the solver has finished.
+
+Standard library only: the Makefile's rule generator (nets/makerules.py) imports it before the
+venv exists.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from transferability.errors import UserError
+
+if TYPE_CHECKING:
+    from transferability.plan import Net
+
+FINAL = "final.caffemodel"
+RUN_JSON = "run.json"
+TRAIN_LOG = "train.log"
+TRAIN_VAL = "train_val.prototxt"
+SOLVER = "solver.prototxt"
+INIT = "init.caffemodel"
+MEAN = "mean.binaryproto"
+
+
+# --- data ----------------------------------------------------------------------------------------
+def data_root(data: Path, dataset: str) -> Path:
+    return Path(data) / dataset
+
+
+def data_set(data: Path, dataset: str, name: str, part: str) -> Path:
+    """DATA/<dataset>/<name>_<part>, part = train or valid."""
+    return data_root(data, dataset) / f"{name}_{part}"
+
+
+def lmdb(data: Path, dataset: str, name: str, part: str) -> Path:
+    return data_set(data, dataset, name, part) / "lmdb"
+
+
+def data_stamp(data: Path, dataset: str, name: str) -> Path:
+    """The file data.mk touches once the set's LMDBs and mean are complete."""
+    return data_root(data, dataset) / f"{name}.done"
+
+
+def data_paths(data: Path, dataset: str, net: Net) -> dict[str, Path]:
+    """What the run folder links to, by link name: the net's LMDBs and its mean."""
+    return {
+        "train_lmdb": lmdb(data, dataset, net.train_set, "train"),
+        "val_lmdb": lmdb(data, dataset, net.valid_set, "valid"),
+        MEAN: data_set(data, dataset, net.train_set, "train") / MEAN,
+    }
+
+
+def data_stamps(data: Path, dataset: str, net: Net) -> list[Path]:
+    """The stamps of the data sets a run links to."""
+    return [data_stamp(data, dataset, name) for name in dict.fromkeys((net.train_set,
+                                                                        net.valid_set))]
+
+
+# --- run folders ---------------------------------------------------------------------------------
+def run_folder(runs: Path, dataset: str, group: str, name: str) -> Path:
+    return Path(runs) / dataset / group / name
+
+
+def run_dir(runs: Path, dataset: str, net: Net) -> Path:
+    return run_folder(runs, dataset, net.group, net.name)
+
+
+def final_model(runs: Path, dataset: str, net: Net) -> Path:
+    return run_dir(runs, dataset, net) / FINAL
+
+
+def check_started(folder: Path, iters: int | None, settings: dict | None = None) -> None:
+    """Refuse a run folder whose run.json says it was started with other settings (other ITERS);
+    with `settings`, every setting must match, else only ITERS."""
+    stamp = Path(folder) / RUN_JSON
+    if not stamp.is_file():
+        return
+    before = json.loads(stamp.read_text())
+    if before != settings if settings is not None else before.get("iters") != iters:
+        raise UserError(f"{folder} was started with ITERS={before.get('iters')}, not ITERS="
+                        f"{iters}; remove it or choose another RUNS")
+
+
+def write_started(folder: Path, settings: dict) -> None:
+    (Path(folder) / RUN_JSON).write_text(json.dumps(settings) + "\n")
