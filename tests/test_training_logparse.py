@@ -90,7 +90,7 @@ PREFIX = "I0712 21:14:05.384721 26435 "
 
 
 def log_2014(tests: dict[int, tuple[float, float]], train: dict[int, tuple[float, float]]) -> str:
-    """Text in the 2014 format of PAPER.md, "Log formats"."""
+    """Text in the 2014 format of docs/PAPER.md, "Log formats"."""
     lines = [f"{PREFIX}solver.cpp:59] Solving CaffeNet"]
     for it in sorted(set(tests) | set(train)):
         if it in train:

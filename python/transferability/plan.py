@@ -144,17 +144,6 @@ def find(key: str) -> Net:
     raise UserError(f"no network '{key}' in the plan")
 
 
-def transfer_key(split: str, n: int | str, source: str, target: str, fine_tuned: bool) -> str:
-    """Validate a user's N/FROM/TO and name the transfer net, e.g. split0/A5B+."""
-    group = group_of_split(split)
-    if str(n) not in {str(i) for i in range(1, LAYERS + 1)}:
-        raise UserError(f"N must be an integer from 1 to {LAYERS}, not '{n}'")
-    for what, half in (("FROM", source), ("TO", target)):
-        if half not in HALVES:
-            raise UserError(f"{what} must be A or B, not '{half}'")
-    return f"{group}/{source}{n}{target}{'+' if fine_tuned else ''}"
-
-
 def paper_name(net: Net) -> str:
     """The name the authors' published results use for the same network."""
     if net.group == "whole":

@@ -12,7 +12,3 @@ REDUCED = tuple(f"reduced{n:04d}" for n in REDUCTIONS)
 IMAGENET_DATASETS = ("whole", *HALVES, *REDUCED)
 FASHION_MNIST_DATASETS = ("whole", *HALVES, *REDUCED)
 
-
-def has_valid(name: str) -> bool:
-    """Reduced sets have no validation set of their own: they validate on whole_valid."""
-    return not name.startswith("reduced")

@@ -1,6 +1,6 @@
 """The paper's splits of a class-labelled list: random halves, natural/man-made, reductions.
 
-Rules (PAPER.md, "Datasets and splits"):
+Rules (docs/PAPER.md, "Datasets and splits"):
 - random half s: numpy's legacy RandomState seeded with the one-element array [s] (the integer s
   seeds another stream), choice(n, n // 2, replace=False), sorted = half A; the rest = half B;
 - a half's labels are remapped to 0..len-1 in ascending old-label order, lines keep their order,

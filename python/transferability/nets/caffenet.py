@@ -42,7 +42,7 @@ class Profile:
     norm_after: tuple[int, ...] = (1, 2)
 
 
-# The paper's CaffeNet (PAPER.md, "Architecture").
+# The paper's CaffeNet (docs/PAPER.md, "Architecture").
 IMAGENET = Profile(
     convs=(
         Conv(96, 11, 4, 0, 1, 0.0),
@@ -66,9 +66,9 @@ IMAGENET = Profile(
 # stride 4 shrinks 227 to 55; a 24-pixel crop cannot take that), which leaves conv3-5 on 3x3 maps
 # (CaffeNet's 13x13 are 1/17 of its input) and costs 41 ms per batch of 64 on one core.
 # Fillers: with the paper's small gaussians on raw 0..255 input this net learns nothing in 1000
-# iterations and xavier on raw input diverges (BUILD_NOTES.md), so the scaled net uses xavier on
-# input scaled by 1/256, and zero biases: on split0's half B they gave 66.5% where the paper's
-# constant-1 biases gave 61.7% (900 iterations, measured 2026-11-23).
+# iterations and xavier on raw input diverges (docs/BUILD_NOTES.md), so the scaled net uses
+# xavier on input scaled by 1/256, and zero biases: on split0's half B they gave 66.5% where the
+# paper's constant-1 biases gave 61.7% (900 iterations, measured 2026-11-23).
 FASHION_MNIST = Profile(
     convs=(
         Conv(32, 5, 2, 2, 1, 0.0),

@@ -23,7 +23,7 @@ class Schedule:
     random_seed: int | None = None
 
 
-# PAPER.md, "Solver": test_iter 1000 x val batch 50 for every net.
+# docs/PAPER.md, "Solver": test_iter 1000 x val batch 50 for every net.
 PAPER = Schedule(base_lr=0.01, stepsize=100000, max_iter=450000, test_interval=1000,
                  snapshot=10000, test_iter=1000)
 PAPER_REDUCED = replace(PAPER, base_lr=0.0125, stepsize=64000, max_iter=200000)

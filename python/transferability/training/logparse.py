@@ -1,6 +1,6 @@
 """Read a `caffe train` log: test accuracy and loss, training loss and learning rate.
 
-Two formats are read (PAPER.md, "Log formats"):
+Two formats are read (docs/PAPER.md, "Log formats"):
 - Caffe 2014: `Iteration N, Testing net` then `Test score #0: 0.62` (accuracy), `Test score #1: 1.6`
   (loss); `Iteration N, loss = 0.47` and `Iteration N, lr = 0.01`.
 - Caffe 1.0: `Iteration N, Testing net (#0)` then `Test net output #0: accuracy = 0.57` and
