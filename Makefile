@@ -15,13 +15,128 @@ endif
 CAFFE_FLAVOUR ?= auto
 export CAFFE_HOME
 
+# --- what to train ----------------------------------------------------------------------------
+DATASET   ?= $(if $(IMAGENET),imagenet,fashion-mnist)
+SPLIT     ?= 0
+FASHION_MNIST ?= /usr/share/datasets/fashion-mnist
+DATA      ?= $(CURDIR)/data
+# ITERS=k shortens every solver of the call; such runs get folders of their own.
+RUNS      ?= $(CURDIR)/runs$(if $(ITERS),/iters$(ITERS))
+FIGURES   ?= $(RUNS)/figures
+N         ?=
+FROM      ?= A
+TO        ?= B
+FT        ?=
+PER_CLASS ?= 10
+GPU       ?=
+JOBS_DEMO ?= 2
+TRANSFERABILITY := $(VENV)/bin/transferability
+# OpenBLAS threads fight each other under make -j; one per run is also what keeps CPU runs exact.
+TRAIN = OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(TRANSFERABILITY) train --runs $(RUNS) \
+	--data $(DATA) $(if $(ITERS),--iters $(ITERS)) $(if $(GPU),--gpu $(GPU))
+
+# Bad input stops make with one line: "Makefile:NN: *** <what is wrong>.  Stop."
+require = $(if $(1),,$(error $(2)))
+one_of  = $(and $(filter $(2),$(1)),$(if $(word 2,$(1)),,ok))
+GROUP = $(if $(filter natman,$(SPLIT)),natman,split$(SPLIT))
+RUN   = $(RUNS)/$(DATASET)/$(1)/final.caffemodel
+# The plan's lists (PLAN_DATASETS, PLAN_SPLITS, PLAN_LAYERS_N, PLAN_PER_CLASS, PLAN_DATA_HALVES,
+# PLAN_DATA_REDUCED) and one rule per network come from plan.py, in $(PLAN_MK) (see the end).
+comma := ,
+# DATASET and SPLIT are checked here, for every target that reads them (data.mk's `make data` too).
+dataset_error = $(if $(call one_of,$(DATASET),$(PLAN_DATASETS)),,unknown DATASET '$(DATASET)': use $(subst $(space), or ,$(PLAN_DATASETS)))
+split_error = $(if $(call one_of,$(SPLIT),$(PLAN_SPLITS)),,unknown SPLIT '$(SPLIT)': use 0 1 2 3 or natman)
+space := $(subst ,, )
+
 .PHONY: help setup caffe caffe-check test test-deps lint demo bench bench-frozen
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_. -]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' \
 	  $(MAKEFILE_LIST)
 
-# --- set-up -----------------------------------------------------------------------------------
+.PHONY: check-args base-A base-B transfer random whole reduced figure2 paper figures compare \
+	figures-paper factors prototxt
+
+# --- the demo: the paper's method end to end, small ----------------------------------------
+demo: ## Fashion-MNIST, split 0, figure 2, on the CPU, from nothing (about 20 minutes on 2 cores)
+	@$(MAKE) --no-print-directory caffe setup
+	@$(MAKE) --no-print-directory -j$(JOBS_DEMO) figure2 DATASET=fashion-mnist SPLIT=0 GPU=
+
+# --- the paper: figure 2 of one split, all 170 networks --------------------------------------
+figure2: check-args ## the 30 nets of figure 2 for SPLIT (A to B), then the figure
+	@$(MAKE) --no-print-directory $(FIGURE2_$(SPLIT)_$(DATASET))
+	@$(TRANSFERABILITY) figures $(RUNS) --out $(FIGURES) --dataset $(DATASET) --split $(SPLIT) --figure 2
+	@echo "figure 2: $(FIGURES)/$(DATASET)_figure2_split$(SPLIT).png (and .pdf)"
+
+paper: check-args ## all 170 networks of the paper, bases first (fit for make -j)
+	@$(MAKE) --no-print-directory $(PAPER_$(DATASET))
+
+# --- single networks -------------------------------------------------------------------------
+check-args: $(if $(CAFFE_BUILD),,caffe-check)
+	$(if $(dataset_error),$(error $(dataset_error)))
+	$(if $(split_error),$(error $(split_error)))
+	$(if $(filter imagenet,$(DATASET)),$(call require,$(IMAGENET),DATASET=imagenet needs IMAGENET=/path/to/ILSVRC2012))
+	$(if $(ITERS),$(call require,$(shell [ "$(ITERS)" -gt 0 ] 2>/dev/null && echo ok),ITERS must be a positive integer$(comma) not '$(ITERS)'))
+
+base-A base-B: check-args ## base net of half A or B [DATASET=.. SPLIT=0|1|2|3|natman]
+	@$(MAKE) --no-print-directory $(call RUN,$(GROUP)/base$(@:base-%=%))
+
+transfer: check-args ## N=1..7 FROM=A|B TO=A|B [FT=1]: first N layers of baseFROM, trained on TO
+	$(call require,$(call one_of,$(N),$(PLAN_LAYERS_N)),N must be an integer from 1 to 7$(comma) not '$(N)')
+	$(call require,$(call one_of,$(FROM),A B),FROM must be A or B$(comma) not '$(FROM)')
+	$(call require,$(call one_of,$(TO),A B),TO must be A or B$(comma) not '$(TO)')
+	@$(MAKE) --no-print-directory '$(call RUN,$(GROUP)/$(FROM)$(N)$(TO)$(if $(filter-out 0,$(FT)),+))'
+
+random: check-args ## N=1..7: all classes, first N layers frozen at their random initialisation
+	$(call require,$(call one_of,$(N),$(PLAN_LAYERS_N)),N must be an integer from 1 to 7$(comma) not '$(N)')
+	@$(MAKE) --no-print-directory $(call RUN,whole/random$(N))
+
+whole: check-args ## the base net on all classes
+	@$(MAKE) --no-print-directory $(call RUN,whole/base)
+
+reduced: check-args ## PER_CLASS=1|2|5|10|25|50|100|250|500|750|1000|1300 images per class
+	$(call require,$(call one_of,$(PER_CLASS),$(PLAN_PER_CLASS)),PER_CLASS must be one of $(PLAN_PER_CLASS)$(comma) not '$(PER_CLASS)')
+	@$(MAKE) --no-print-directory $(call RUN,reduced/reduced$(shell printf %04d $(PER_CLASS)))
+
+# --- results ---------------------------------------------------------------------------------
+figures: setup ## every figure that the runs so far allow, into FIGURES
+	@mkdir -p $(RUNS)
+	$(TRANSFERABILITY) figures $(RUNS) --out $(FIGURES)
+
+figures-paper: setup ## the paper's figures from its published numbers alone
+	$(TRANSFERABILITY) figures --paper --out $(FIGURES)
+
+compare: setup ## this project's results beside the paper's, with the derived quantities
+	@mkdir -p $(RUNS)
+	$(TRANSFERABILITY) compare $(RUNS) --dataset $(DATASET) --out $(RUNS)/compare.csv
+
+factors: setup ## Azizpour et al.'s study: baseA's layers as linear-SVM features for half B, beside AnB
+	OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(TRANSFERABILITY) factors $(RUNS) $(DATA) \
+	  --dataset $(DATASET) --split $(SPLIT) --out $(FIGURES)/factors $(if $(GPU),--gpu $(GPU))
+
+prototxt: setup ## regenerate every train_val and solver prototxt from the one definition
+	$(TRANSFERABILITY) generate
+
+# --- on a cluster: Slurm ----------------------------------------------------------------------
+PLAN        ?= figure2
+SBATCH_ARGS ?=
+DRY_RUN     ?=
+PLAN_ARGS    = $(PLAN) --dataset $(DATASET) --split $(SPLIT) --runs $(RUNS)
+shell_quote  = '$(subst ','\'',$(1))'
+
+.PHONY: slurm status check-plan
+check-plan:
+	$(call require,$(call one_of,$(PLAN),paper figure2 demo),unknown PLAN '$(PLAN)': use paper$(comma) figure2 or demo)
+
+slurm: check-plan check-args caffe setup ## PLAN=paper|figure2|demo: one Slurm job per network, transfers after their bases [SBATCH_ARGS=.. DRY_RUN=1]
+	@$(TRANSFERABILITY) slurm $(PLAN_ARGS) --data $(DATA) $(if $(ITERS),--iters $(ITERS)) \
+	  $(if $(GPU),--gpu) $(if $(IMAGENET),--make-var IMAGENET=$(IMAGENET)) \
+	  --sbatch-args=$(call shell_quote,$(SBATCH_ARGS)) $(if $(DRY_RUN),--dry-run)
+
+status: check-plan setup ## PLAN=paper|figure2|demo: each network finished (top-1), running, waiting or failed
+	@$(TRANSFERABILITY) status $(PLAN_ARGS)
+
+# --- set-up, tests, benchmarks, and the included fragments -----------------------------------
 $(VENV)/.stamp: pyproject.toml
 	@$(PYTHON3) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
 	  || { echo "error: Python 3.11 is needed (PYTHON3=$(PYTHON3) is $$($(PYTHON3) --version))" >&2; exit 1; }
@@ -76,91 +191,6 @@ bench: bench-frozen bench-data ## every benchmark of BENCHMARKS.md
 lint: setup ## ruff over the package, scripts and tests
 	$(VENV)/bin/ruff check python data_prep tests
 
-# --- what to train ----------------------------------------------------------------------------
-DATASET   ?= $(if $(IMAGENET),imagenet,fashion-mnist)
-SPLIT     ?= 0
-FASHION_MNIST ?= /usr/share/datasets/fashion-mnist
-DATA      ?= $(CURDIR)/data
-# ITERS=k shortens every solver of the call; such runs get folders of their own.
-RUNS      ?= $(CURDIR)/runs$(if $(ITERS),/iters$(ITERS))
-FIGURES   ?= $(RUNS)/figures
-N         ?=
-FROM      ?= A
-TO        ?= B
-FT        ?=
-PER_CLASS ?= 10
-GPU       ?=
-JOBS_DEMO ?= 2
-TRANSFERABILITY := $(VENV)/bin/transferability
-# OpenBLAS threads fight each other under make -j; one per run is also what keeps CPU runs exact.
-TRAIN = OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(TRANSFERABILITY) train --runs $(RUNS) \
-	--data $(DATA) $(if $(ITERS),--iters $(ITERS)) $(if $(GPU),--gpu $(GPU))
-
-# Bad input stops make with one line: "Makefile:NN: *** <what is wrong>.  Stop."
-require = $(if $(1),,$(error $(2)))
-one_of  = $(and $(filter $(2),$(1)),$(if $(word 2,$(1)),,ok))
-GROUP = $(if $(filter natman,$(SPLIT)),natman,split$(SPLIT))
-RUN   = $(RUNS)/$(DATASET)/$(1)/final.caffemodel
-LAYERS_N := 1 2 3 4 5 6 7
-PER_CLASS_ALL := 1 2 5 10 25 50 100 250 500 750 1000 1300
-
-.PHONY: check-args base-A base-B transfer random whole reduced figure2 paper figures compare \
-	figures-paper factors prototxt
-
-check-args: $(if $(CAFFE_BUILD),,caffe-check)
-	$(call require,$(call one_of,$(DATASET),imagenet fashion-mnist),unknown DATASET '$(DATASET)': use imagenet or fashion-mnist)
-	$(call require,$(call one_of,$(SPLIT),0 1 2 3 natman),unknown SPLIT '$(SPLIT)': use 0 1 2 3 or natman)
-	$(if $(filter imagenet,$(DATASET)),$(call require,$(IMAGENET),DATASET=imagenet needs IMAGENET=/path/to/ILSVRC2012))
-	$(if $(ITERS),$(call require,$(shell [ "$(ITERS)" -gt 0 ] 2>/dev/null && echo ok),ITERS must be a positive integer$(comma) not '$(ITERS)'))
-
-base-A base-B: check-args ## base net of half A or B [DATASET=.. SPLIT=0|1|2|3|natman]
-	@$(MAKE) --no-print-directory $(call RUN,$(GROUP)/base$(@:base-%=%))
-
-transfer: check-args ## N=1..7 FROM=A|B TO=A|B [FT=1]: first N layers of baseFROM, trained on TO
-	$(call require,$(call one_of,$(N),$(LAYERS_N)),N must be an integer from 1 to 7$(comma) not '$(N)')
-	$(call require,$(call one_of,$(FROM),A B),FROM must be A or B$(comma) not '$(FROM)')
-	$(call require,$(call one_of,$(TO),A B),TO must be A or B$(comma) not '$(TO)')
-	@$(MAKE) --no-print-directory '$(call RUN,$(GROUP)/$(FROM)$(N)$(TO)$(if $(filter-out 0,$(FT)),+))'
-
-random: check-args ## N=1..7: all classes, first N layers frozen at their random initialisation
-	$(call require,$(call one_of,$(N),$(LAYERS_N)),N must be an integer from 1 to 7$(comma) not '$(N)')
-	@$(MAKE) --no-print-directory $(call RUN,whole/random$(N))
-
-whole: check-args ## the base net on all classes
-	@$(MAKE) --no-print-directory $(call RUN,whole/base)
-
-reduced: check-args ## PER_CLASS=1|2|5|10|25|50|100|250|500|750|1000|1300 images per class
-	$(call require,$(call one_of,$(PER_CLASS),$(PER_CLASS_ALL)),PER_CLASS must be one of $(PER_CLASS_ALL)$(comma) not '$(PER_CLASS)')
-	@$(MAKE) --no-print-directory $(call RUN,reduced/reduced$(shell printf %04d $(PER_CLASS)))
-
-figure2: check-args ## the 30 nets of figure 2 for SPLIT (A to B), then the figure
-	@$(MAKE) --no-print-directory $(FIGURE2_$(SPLIT)_$(DATASET))
-	@$(TRANSFERABILITY) figures $(RUNS) --out $(FIGURES) --dataset $(DATASET) --split $(SPLIT) --figure 2
-	@echo "figure 2: $(FIGURES)/$(DATASET)_figure2_split$(SPLIT).png (and .pdf)"
-
-paper: check-args ## all 170 networks of the paper, bases first (fit for make -j)
-	@$(MAKE) --no-print-directory $(PAPER_$(DATASET))
-
-figures: setup ## every figure that the runs so far allow, into FIGURES
-	@mkdir -p $(RUNS)
-	$(TRANSFERABILITY) figures $(RUNS) --out $(FIGURES)
-
-figures-paper: setup ## the paper's figures from its published numbers alone
-	$(TRANSFERABILITY) figures --paper --out $(FIGURES)
-
-compare: setup ## this project's results beside the paper's, with the derived quantities
-	@mkdir -p $(RUNS)
-	$(TRANSFERABILITY) compare $(RUNS) --dataset $(DATASET) --out $(RUNS)/compare.csv
-
-factors: setup ## Azizpour et al.'s study: baseA's layers as linear-SVM features for half B, beside AnB
-	OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(TRANSFERABILITY) factors $(RUNS) $(DATA) \
-	  --dataset $(DATASET) --split $(SPLIT) --out $(FIGURES)/factors $(if $(GPU),--gpu $(GPU))
-
-prototxt: setup ## regenerate every train_val and solver prototxt from the one definition
-	$(TRANSFERABILITY) generate
-
-comma := ,
-
 # Rules for every network of the plan, generated from plan.py with no venv needed.
 PLAN_MK := $(CURDIR)/.cache/plan.mk
 $(PLAN_MK): python/transferability/nets/makerules.py python/transferability/plan.py \
@@ -179,27 +209,3 @@ $(FASHION_MNIST_STAMPS) $(IMAGENET_STAMPS): | $(VENV)/.stamp $(CAFFE_PB2)
 $(IN_DATA)/lists.done: | $(VENV)/.stamp
 data: | $(VENV)/.stamp
 bench-data: caffe setup
-
-# --- on a cluster: Slurm ----------------------------------------------------------------------
-PLAN        ?= figure2
-SBATCH_ARGS ?=
-DRY_RUN     ?=
-PLAN_ARGS    = $(PLAN) --dataset $(DATASET) --split $(SPLIT) --runs $(RUNS)
-shell_quote  = '$(subst ','\'',$(1))'
-
-.PHONY: slurm status check-plan
-check-plan:
-	$(call require,$(call one_of,$(PLAN),paper figure2 demo),unknown PLAN '$(PLAN)': use paper$(comma) figure2 or demo)
-
-slurm: check-plan check-args caffe setup ## PLAN=paper|figure2|demo: one Slurm job per network, transfers after their bases [SBATCH_ARGS=.. DRY_RUN=1]
-	@$(TRANSFERABILITY) slurm $(PLAN_ARGS) --data $(DATA) $(if $(ITERS),--iters $(ITERS)) \
-	  $(if $(GPU),--gpu) $(if $(IMAGENET),--make-var IMAGENET=$(IMAGENET)) \
-	  --sbatch-args=$(call shell_quote,$(SBATCH_ARGS)) $(if $(DRY_RUN),--dry-run)
-
-status: check-plan setup ## PLAN=paper|figure2|demo: each network finished (top-1), running, waiting or failed
-	@$(TRANSFERABILITY) status $(PLAN_ARGS)
-
-# --- the demo ---------------------------------------------------------------------------------
-demo: ## Fashion-MNIST, split 0, figure 2, on the CPU, from nothing (about 20 minutes on 2 cores)
-	@$(MAKE) --no-print-directory caffe setup
-	@$(MAKE) --no-print-directory -j$(JOBS_DEMO) figure2 DATASET=fashion-mnist SPLIT=0 GPU=
