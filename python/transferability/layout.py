@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from transferability.errors import UserError
-
-if TYPE_CHECKING:
-    from transferability.plan import Net
+from transferability.plan import Net
 
 FINAL = "final.caffemodel"
 RUN_JSON = "run.json"
