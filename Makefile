@@ -15,13 +15,7 @@ endif
 CAFFE_FLAVOUR ?= auto
 export CAFFE_HOME
 
-.PHONY: help setup caffe caffe-check test test-deps lint demo bench bench-frozen
-
-help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_. -]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' \
-	  $(MAKEFILE_LIST)
-
-# --- what to train: the variables every target reads ------------------------------------------
+# --- what to train ----------------------------------------------------------------------------
 DATASET   ?= $(if $(IMAGENET),imagenet,fashion-mnist)
 SPLIT     ?= 0
 FASHION_MNIST ?= /usr/share/datasets/fashion-mnist
@@ -52,18 +46,31 @@ RUN   = $(RUNS)/$(DATASET)/$(1)/final.caffemodel
 # (make alone would call a finished one up to date whatever ITERS says); then make trains it.
 train_one = $(TRANSFERABILITY) train --check-only --runs $(RUNS) $(if $(ITERS),--iters $(ITERS)) \
 	$(DATASET) '$(1)' && $(MAKE) --no-print-directory '$(call RUN,$(1))'
-LAYERS_N = $(PLAN_LAYERS)
-PER_CLASS_ALL = $(PLAN_PER_CLASS)
-
+# The plan's lists (PLAN_DATASETS, PLAN_SPLITS, PLAN_LAYERS_N, PLAN_PER_CLASS, PLAN_DATA_HALVES,
+# PLAN_DATA_REDUCED) and one rule per network come from plan.py, in $(PLAN_MK) (see the end).
 comma := ,
+# DATASET and SPLIT are checked here, for every target that reads them (data.mk's `make data` too).
+dataset_error = $(if $(call one_of,$(DATASET),$(PLAN_DATASETS)),,unknown DATASET '$(DATASET)': use $(subst $(space), or ,$(PLAN_DATASETS)))
+split_error = $(if $(call one_of,$(SPLIT),$(PLAN_SPLITS)),,unknown SPLIT '$(SPLIT)': use 0 1 2 3 or natman)
+space := $(subst ,, )
 
-# --- the demo and the paper's experiments -----------------------------------------------------
+.PHONY: help setup caffe caffe-check test test-deps lint demo bench bench-frozen
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_. -]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' \
+	  $(MAKEFILE_LIST)
+
+.PHONY: check-args base-A base-B transfer random whole reduced figure2 paper figures compare \
+	figures-paper factors prototxt noise report study publish
+
+# --- the demo: the paper's method end to end, small ----------------------------------------
 demo: ## Fashion-MNIST, split 0: figure 2's nets, baseB's noise, the figure and the report (CPU)
 	@$(MAKE) --no-print-directory caffe setup
 	@$(MAKE) --no-print-directory -j$(JOBS_DEMO) figure2 noise DATASET=fashion-mnist SPLIT=0 GPU=
 	@$(MAKE) --no-print-directory compare report DATASET=fashion-mnist
 	@echo "report: $(RUNS)/report-fashion-mnist.html"
 
+# --- the paper: figure 2 of one split, all 170 networks --------------------------------------
 figure2: check-args ## the 30 nets of figure 2 for SPLIT (A to B), then the figure
 	@$(MAKE) --no-print-directory $(FIGURE2_$(SPLIT)_$(DATASET))
 	@$(TRANSFERABILITY) figures $(RUNS) --out $(FIGURES) --dataset $(DATASET) --split $(SPLIT) --figure 2
@@ -79,29 +86,35 @@ study: check-args ## make paper, then publish: the whole study and its results (
 	@$(MAKE) --no-print-directory paper
 	@$(MAKE) --no-print-directory publish
 
-# --- single networks --------------------------------------------------------------------------
+# --- single networks -------------------------------------------------------------------------
+check-args: $(if $(CAFFE_BUILD),,caffe-check)
+	$(if $(dataset_error),$(error $(dataset_error)))
+	$(if $(split_error),$(error $(split_error)))
+	$(if $(filter imagenet,$(DATASET)),$(call require,$(IMAGENET),DATASET=imagenet needs IMAGENET=/path/to/ILSVRC2012))
+	$(if $(ITERS),$(call require,$(shell [ "$(ITERS)" -gt 0 ] 2>/dev/null && echo ok),ITERS must be a positive integer$(comma) not '$(ITERS)'))
+
 base-A base-B: check-args setup ## base net of half A or B [DATASET=.. SPLIT=0|1|2|3|natman]
 	@$(call train_one,$(GROUP)/base$(@:base-%=%))
 
 transfer: check-args setup ## N=1..7 FROM=A|B TO=A|B [FT=1]: first N layers of baseFROM, trained on TO
-	$(call require,$(call one_of,$(N),$(LAYERS_N)),N must be an integer from 1 to 7$(comma) not '$(N)')
+	$(call require,$(call one_of,$(N),$(PLAN_LAYERS_N)),N must be an integer from 1 to 7$(comma) not '$(N)')
 	$(call require,$(call one_of,$(FROM),A B),FROM must be A or B$(comma) not '$(FROM)')
 	$(call require,$(call one_of,$(TO),A B),TO must be A or B$(comma) not '$(TO)')
 	$(call require,$(call one_of,$(or $(FT),0),0 1),FT must be 1 (fine-tuned) or 0 or empty (frozen)$(comma) not '$(FT)')
 	@$(call train_one,$(GROUP)/$(FROM)$(N)$(TO)$(if $(filter-out 0,$(FT)),+))
 
 random: check-args setup ## N=1..7: all classes, first N layers frozen at their random initialisation
-	$(call require,$(call one_of,$(N),$(LAYERS_N)),N must be an integer from 1 to 7$(comma) not '$(N)')
+	$(call require,$(call one_of,$(N),$(PLAN_LAYERS_N)),N must be an integer from 1 to 7$(comma) not '$(N)')
 	@$(call train_one,whole/random$(N))
 
 whole: check-args setup ## the base net on all classes
 	@$(call train_one,whole/base)
 
 reduced: check-args setup ## PER_CLASS=1|2|5|10|25|50|100|250|500|750|1000|1300 images per class
-	$(call require,$(call one_of,$(PER_CLASS),$(PER_CLASS_ALL)),PER_CLASS must be one of $(PER_CLASS_ALL)$(comma) not '$(PER_CLASS)')
+	$(call require,$(call one_of,$(PER_CLASS),$(PLAN_PER_CLASS)),PER_CLASS must be one of $(PLAN_PER_CLASS)$(comma) not '$(PER_CLASS)')
 	@$(call train_one,reduced/reduced$(shell printf %04d $(PER_CLASS)))
 
-# --- results ----------------------------------------------------------------------------------
+# --- results ---------------------------------------------------------------------------------
 publish: setup ## RESULTS (results/DATASET): tables, figures, findings with verdicts, report
 	@$(TRANSFERABILITY) report $(RUNS) --dataset $(DATASET) --out $(RESULTS) --publish
 
@@ -124,6 +137,9 @@ factors: setup ## Azizpour et al.'s study: baseA's layers as linear-SVM features
 	OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(TRANSFERABILITY) factors $(RUNS) $(DATA) \
 	  --dataset $(DATASET) --split $(SPLIT) --out $(FIGURES)/factors $(if $(GPU),--gpu $(GPU))
 
+prototxt: setup ## regenerate every train_val and solver prototxt from the one definition
+	$(TRANSFERABILITY) generate
+
 # --- on a cluster: Slurm ----------------------------------------------------------------------
 PLAN        ?= figure2
 SBATCH_ARGS ?=
@@ -143,20 +159,7 @@ slurm: check-plan check-args caffe setup ## PLAN=paper|figure2|demo: one Slurm j
 status: check-plan setup ## PLAN=paper|figure2|demo: each network finished (top-1), running, waiting or failed
 	@$(TRANSFERABILITY) status $(PLAN_ARGS)
 
-# --- argument checks, generated files, set-up and tests ---------------------------------------
-.PHONY: check-args base-A base-B transfer random whole reduced figure2 paper figures compare \
-	figures-paper factors prototxt noise report study publish
-
-check-args: $(if $(CAFFE_BUILD),,caffe-check)
-	$(call require,$(call one_of,$(DATASET),imagenet fashion-mnist),unknown DATASET '$(DATASET)': use imagenet or fashion-mnist)
-	$(call require,$(call one_of,$(SPLIT),$(PLAN_SPLITS)),unknown SPLIT '$(SPLIT)': use $(PLAN_SPLITS))
-	$(if $(filter imagenet,$(DATASET)),$(call require,$(IMAGENET),DATASET=imagenet needs IMAGENET=/path/to/ILSVRC2012))
-	$(if $(ITERS),$(call require,$(shell [ "$(ITERS)" -gt 0 ] 2>/dev/null && echo ok),ITERS must be a positive integer$(comma) not '$(ITERS)'))
-
-prototxt: setup ## regenerate every train_val and solver prototxt from the one definition
-	$(TRANSFERABILITY) generate
-
-# --- set-up -----------------------------------------------------------------------------------
+# --- set-up, tests, benchmarks, and the included fragments -----------------------------------
 $(VENV)/.stamp: pyproject.toml
 	@$(PYTHON3) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
 	  || { echo "error: Python 3.11 is needed (PYTHON3=$(PYTHON3) is $$($(PYTHON3) --version))" >&2; exit 1; }
@@ -213,9 +216,10 @@ lint: setup ## ruff over the package, scripts and tests
 
 # Rules for every network of the plan, generated from plan.py with no venv needed.
 PLAN_MK := $(CURDIR)/.cache/plan.mk
-$(PLAN_MK): python/transferability/makerules.py python/transferability/plan.py
+$(PLAN_MK): python/transferability/nets/makerules.py python/transferability/plan.py \
+  python/transferability/layout.py
 	@mkdir -p $(@D)
-	@PYTHONPATH=python $(PYTHON3) -m transferability.makerules > $@.tmp && mv $@.tmp $@
+	@PYTHONPATH=python $(PYTHON3) -m transferability.nets.makerules > $@.tmp && mv $@.tmp $@
 include $(PLAN_MK)
 include data_prep/data.mk
 include caffe_build/gpu.mk
@@ -228,4 +232,3 @@ $(FASHION_MNIST_STAMPS) $(IMAGENET_STAMPS): | $(VENV)/.stamp $(CAFFE_PB2)
 $(IN_DATA)/lists.done: | $(VENV)/.stamp
 data: | $(VENV)/.stamp
 bench-data: caffe setup
-

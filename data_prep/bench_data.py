@@ -5,7 +5,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from transferability.data.bench import run_bench
+from transferability.bench.data import run_bench
 from transferability.data.script import parser, run
 
 

@@ -3,7 +3,8 @@
 
 from pathlib import Path
 
-from transferability.data.mean import compute_mean, write_mean
+from transferability.caffe_io import write_mean
+from transferability.data.mean import compute_mean
 from transferability.data.script import parser, run
 
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import lmdb
 import numpy as np
 import pytest
 
-from transferability.caffe_env import caffe_home, caffe_tool, tool_environment
+from transferability.caffe_env import REPO_ROOT, caffe_home, caffe_tool, tool_environment
+from transferability.caffe_io import encode_raw_datum
+from transferability.data.lmdb_io import LmdbWriter
+from transferability.training.runs import train
 
 # Caffe's CPU math is single-threaded here, which also keeps its results repeatable.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -40,17 +44,10 @@ def run_caffe(*args: str | Path, cwd: Path | None = None) -> subprocess.Complete
 
 def write_datum_lmdb(path: Path, images: np.ndarray, labels: np.ndarray) -> Path:
     """Write uint8 images (N, C, H, W) with integer labels as an LMDB of caffe_pb2.Datum."""
-    from caffe.proto import caffe_pb2
-
-    env = lmdb.open(str(path), map_size=1 << 30)
-    with env.begin(write=True) as txn:
+    with LmdbWriter(path, force=True) as db:
         for i, (img, label) in enumerate(zip(images, labels, strict=True)):
-            datum = caffe_pb2.Datum(
-                channels=img.shape[0], height=img.shape[1], width=img.shape[2],
-                data=img.astype(np.uint8).tobytes(), label=int(label),
-            )
-            txn.put(f"{i:08d}".encode(), datum.SerializeToString())
-    env.close()
+            db.put(f"{i:08d}".encode(),
+                   encode_raw_datum(img.astype(np.uint8).tobytes(), int(label), *img.shape))
     return path
 
 
@@ -190,10 +187,6 @@ def run_data_prep(script: str, *args: str | Path, cwd: Path | None = None,
                   env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run data_prep/<script> with the venv's python (and `env` added to the environment); the
     caller checks returncode."""
-    import sys
-
-    from transferability.caffe_env import REPO_ROOT
-
     return subprocess.run(
         [sys.executable, str(REPO_ROOT / "data_prep" / script), *map(str, args)],
         cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})},
@@ -214,8 +207,6 @@ def lmdb_items(path: Path) -> list[tuple[bytes, bytes]]:
 @pytest.fixture(scope="session")
 def fm_base_run(fm_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A RUNS root whose fashion-mnist/split0/baseA was trained 20 iterations by the real caffe."""
-    from transferability.runs import train
-
     runs = tmp_path_factory.mktemp("runs")
     train(runs, fm_data, "fashion-mnist", "split0/baseA", iters=20)
     return runs

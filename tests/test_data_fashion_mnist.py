@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import lmdb_items, run_caffe_tool, run_data_prep
+from transferability.caffe_io import decode_datum
 from transferability.data import fashion_mnist as fm
 from transferability.data.names import FASHION_MNIST_DATASETS, HALVES, REDUCED
-from transferability.data.records import decode_datum
 
 
 def write_small_fashion_mnist(root: Path, n_train: int = 200, n_valid: int = 60) -> Path:

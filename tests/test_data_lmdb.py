@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import lmdb_items, run_caffe_tool, run_data_prep
-from transferability.data.bench import largest_difference, run_bench
+from transferability.bench.data import largest_difference, run_bench
+from transferability.caffe_io import decode_datum
 from transferability.data.lists import read_list, write_list
-from transferability.data.records import decode_datum
 from transferability.data.synthetic import camera_grain, synthetic_image
 
 

@@ -26,6 +26,7 @@ DATASET ?= fashion-mnist
 FASHION_MNIST ?= /usr/share/datasets/fashion-mnist
 help:
 \t@awk 'BEGIN {{FS = ":.*## "}} /^[a-zA-Z0-9_.-]+:.*## / {{print $$1}}' $(MAKEFILE_LIST)
+include plan.mk
 include {data_mk}
 """
 
@@ -34,6 +35,10 @@ include {data_mk}
 def make(tmp_path: Path):
     (tmp_path / "Makefile").write_text(SCRATCH.format(
         python=sys.executable, caffe_home=caffe_home(), data_mk=REPO_ROOT / "data_prep/data.mk"))
+    # the plan's lists, as the top Makefile includes them before data.mk
+    rules = subprocess.run([sys.executable, "-m", "transferability.nets.makerules"], check=True,
+                           capture_output=True, text=True, cwd=REPO_ROOT / "python").stdout
+    (tmp_path / "plan.mk").write_text(rules)
 
     def run(*args: str) -> subprocess.CompletedProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}

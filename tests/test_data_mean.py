@@ -14,9 +14,8 @@ from tests.conftest import (
     separable_images,
     write_datum_lmdb,
 )
-from transferability.data import records
+from transferability import caffe_io
 from transferability.data.lists import write_list
-from transferability.data.mean import read_mean
 from transferability.data.synthetic import write_jpegs
 
 
@@ -48,7 +47,7 @@ def test_mean_of_a_jpeg_database(tmp_path: Path) -> None:
     caffe, ours = _both_means(tmp_path / "db", tmp_path)
     assert _compare(caffe, ours) < 1e-3
     assert caffe == ours
-    assert read_mean(tmp_path / "ours.binaryproto").shape == (1, 3, 48, 48)
+    assert caffe_io.read_mean(tmp_path / "ours.binaryproto").shape == (1, 3, 48, 48)
 
 
 def test_means_written_by_the_lmdb_writers(tmp_path: Path) -> None:
@@ -77,7 +76,7 @@ def test_mean_of_a_pycaffe_written_database(tmp_path: Path) -> None:
     caffe, ours = _both_means(tmp_path / "db", tmp_path)
     assert _compare(caffe, ours) < 1e-3
     expected = images.reshape(500, -1).mean(axis=0).reshape(1, 1, 20, 24)
-    assert np.abs(read_mean(tmp_path / "ours.binaryproto") - expected).max() < 1e-4
+    assert np.abs(caffe_io.read_mean(tmp_path / "ours.binaryproto") - expected).max() < 1e-4
 
 
 def test_mean_of_an_encoded_database(tmp_path: Path) -> None:
@@ -127,9 +126,9 @@ def test_relabel_changes_only_the_label(tmp_path: Path) -> None:
     run_caffe_tool("convert_imageset", f"{tmp_path / 'img'}/", tmp_path / "list.txt",
                    tmp_path / "db")
     (_, value), = lmdb_items(tmp_path / "db")
-    relabelled = records.relabel_datum(value, 130)
-    assert records.datum_label(relabelled) == 130 and records.datum_label(value) == 5
-    assert records.relabel_datum(relabelled, 5) == bytes(value)  # Caffe's own bytes again
+    relabelled = caffe_io.relabel_datum(value, 130)
+    assert caffe_io.datum_label(relabelled) == 130 and caffe_io.datum_label(value) == 5
+    assert caffe_io.relabel_datum(relabelled, 5) == bytes(value)  # Caffe's own bytes again
 
 
 def test_blobproto_read_with_shape_or_legacy_dims(tmp_path: Path) -> None:
@@ -137,10 +136,10 @@ def test_blobproto_read_with_shape_or_legacy_dims(tmp_path: Path) -> None:
     images, labels = separable_images(6, 2, (2, 3, 4))
     write_datum_lmdb(tmp_path / "db", images, labels)
     run_caffe_tool("compute_image_mean", tmp_path / "db", tmp_path / "m.binaryproto")
-    legacy = records.decode_blobproto((tmp_path / "m.binaryproto").read_bytes())
+    legacy = caffe_io.decode_blobproto((tmp_path / "m.binaryproto").read_bytes())
     np.testing.assert_allclose(legacy, images.mean(axis=0, dtype=np.float64)[None], rtol=1e-6)
     shaped = caffe_pb2.BlobProto()
     shaped.shape.dim.extend([2, 12])
     shaped.data.extend(legacy.ravel().tolist())
-    assert np.array_equal(records.decode_blobproto(shaped.SerializeToString()),
+    assert np.array_equal(caffe_io.decode_blobproto(shaped.SerializeToString()),
                           legacy.reshape(2, 12))

@@ -12,7 +12,7 @@ import pytest
 
 from transferability.caffe_env import caffe_tool
 from transferability.cli import main
-from transferability.features import chosen, grid_max_pool
+from transferability.factors.features import chosen, grid_max_pool
 
 BLOBS = ("conv2", "fc7")  # a 4-d convolutional map (after its in-place ReLU) and an fc vector
 
@@ -22,7 +22,7 @@ def _extraction_net(run: Path, db: Path, batch: int) -> str:
     from caffe.proto import caffe_pb2
     from google.protobuf import text_format
 
-    from transferability.transplant import read_prototxt
+    from transferability.caffe_io import read_prototxt
 
     net = read_prototxt(run / "train_val.prototxt")
     out = caffe_pb2.NetParameter(name="extract")

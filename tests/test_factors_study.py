@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_run
-from transferability.caffenet import LEARNABLE
 from transferability.cli import main
+from transferability.nets.caffenet import LEARNABLE
 
 ANB = {n: 0.5 + n / 100 for n in range(1, 8)}  # A{n}B's final accuracies in their train.log
 ARGS = ("--max-train", "120", "--max-test", "60", "--pca", "16")

@@ -10,8 +10,8 @@ import pytest
 
 from transferability.cli import main
 from transferability.errors import UserError
-from transferability.feature_store import FeatureWriter, load
-from transferability.svm import C_GRID, Reduction, evaluate
+from transferability.factors.feature_store import FeatureWriter, load
+from transferability.factors.svm import C_GRID, Reduction, evaluate
 
 
 def blobs(n: int, dims: int = 40, classes: int = 4, seed: int = 0, spread: float = 1.0):

@@ -10,8 +10,7 @@ from matplotlib.figure import Figure
 from tests.conftest import write_run
 from transferability import plan
 from transferability.cli import main
-from transferability.figure_files import paper_source, run_sources
-from transferability.figures import figure2, figure3, reduced
+from transferability.results.figures import figure2, figure3, paper_source, reduced, run_sources
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from transferability import findings
-from transferability.findings import NO_DATA, NOT_REPRODUCED, REPRODUCED, WITHIN_NOISE
+from transferability.results import findings
+from transferability.results.findings import NO_DATA, NOT_REPRODUCED, REPRODUCED, WITHIN_NOISE
 
 LAYERS = range(1, 8)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_makefile import SPLIT0, make, weights
+from tests.test_training_makefile import SPLIT0, make, weights
 from transferability.caffe_env import REPO_ROOT
-from transferability.runs import last_error
+from transferability.training.runs import last_error
 
 ITERS = 40  # snapshots every 7 iterations (the standard schedule shortened to 40)
 

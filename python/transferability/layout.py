@@ -1,60 +1,81 @@
-"""Where things live: the data folders and the run folders, the one place that spells them.
+"""Where things lie on disk: the data sets and the run folders. The one place that spells them.
 
-    DATA/<dataset>/<name>_train/{lmdb/, mean.binaryproto}, DATA/<dataset>/<name>_valid/lmdb/,
-    DATA/<dataset>/<name>.done                      (the stamp: the set is complete)
-    RUNS/<dataset>/<group>/<net>/                   (one network's run folder) with
-        train_lmdb, val_lmdb, mean.binaryproto      (links into DATA)
-        train_val.prototxt, solver.prototxt, run.json (what it ran, with which settings)
-        train.log, snapshot_iter_N.{caffemodel,solverstate}, final.caffemodel
+Data, as data_prep/data.mk builds it, for D = fashion-mnist or imagenet:
+    DATA/D/<set>_train/{lmdb/,mean.binaryproto}, DATA/D/<set>_valid/lmdb/, DATA/D/<set>.done
 
-Needs nothing outside the standard library: makerules.py runs before the venv exists.
+A run folder `RUNS/<dataset>/<group>/<net>/` holds links to its LMDBs and mean, the train_val and
+solver it ran (`train_val.prototxt`, `solver.prototxt`), the settings it was started with
+(`run.json`), `train.log`, the snapshots, and `final.caffemodel` once the solver has finished.
+
+Standard library only: the Makefile's rule generator (nets/makerules.py) imports it before the
+venv exists.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Protocol
+
+from transferability.plan import Net
 
 FINAL = "final.caffemodel"
-SETTINGS = "run.json"
-LOG = "train.log"
-TRAIN_VAL, SOLVER = "train_val.prototxt", "solver.prototxt"
+RUN_JSON = SETTINGS = "run.json"
+TRAIN_LOG = "train.log"
+TRAIN_VAL = "train_val.prototxt"
+SOLVER = "solver.prototxt"
+INIT = "init.caffemodel"
 MEAN = "mean.binaryproto"
 
 
-class NetLike(Protocol):
-    group: str
-    name: str
-    train_set: str
-    valid_set: str
+# --- data ----------------------------------------------------------------------------------------
+def data_root(data: Path, dataset: str) -> Path:
+    return Path(data) / dataset
 
 
-def run_folder(runs: Path | str, dataset: str, net: NetLike) -> Path:
-    return Path(runs) / dataset / net.group / net.name
+def data_set(data: Path, dataset: str, name: str, part: str) -> Path:
+    """DATA/<dataset>/<name>_<part>, part = train or valid."""
+    return data_root(data, dataset) / f"{name}_{part}"
 
 
-def run_folder_text(runs: str, dataset: str, key: str) -> str:
-    """The same as text, for make rules whose RUNS is a make variable."""
-    return f"{runs}/{dataset}/{key}"
+def lmdb(data: Path, dataset: str, name: str, part: str) -> Path:
+    return data_set(data, dataset, name, part) / "lmdb"
 
 
-def data_set(data: Path | str, dataset: str, name: str, part: str) -> Path:
-    """DATA/<dataset>/<name>_<part>, part being train or valid."""
-    return Path(data) / dataset / f"{name}_{part}"
+def data_stamp(data: Path, dataset: str, name: str) -> Path:
+    """The file data.mk touches once the set's LMDBs and mean are complete."""
+    return data_root(data, dataset) / f"{name}.done"
 
 
-def data_stamp(data: Path | str, dataset: str, name: str) -> Path:
-    return Path(data) / dataset / f"{name}.done"
-
-
-def data_paths(data: Path | str, dataset: str, net: NetLike) -> dict[str, Path]:
-    """What a run folder links to: the net's training and validation LMDBs and its mean."""
+def data_paths(data: Path, dataset: str, net: Net) -> dict[str, Path]:
+    """What the run folder links to, by link name: the net's LMDBs and its mean."""
     return {
-        "train_lmdb": data_set(data, dataset, net.train_set, "train") / "lmdb",
-        "val_lmdb": data_set(data, dataset, net.valid_set, "valid") / "lmdb",
+        "train_lmdb": lmdb(data, dataset, net.train_set, "train"),
+        "val_lmdb": lmdb(data, dataset, net.valid_set, "valid"),
         MEAN: data_set(data, dataset, net.train_set, "train") / MEAN,
     }
+
+
+def data_stamps(data: Path, dataset: str, net: Net) -> list[Path]:
+    """The stamps of the data sets a run links to."""
+    return [data_stamp(data, dataset, name) for name in dict.fromkeys((net.train_set,
+                                                                        net.valid_set))]
+
+
+# --- run folders ---------------------------------------------------------------------------------
+def run_folder(runs: Path, dataset: str, group: str, name: str) -> Path:
+    return Path(runs) / dataset / group / name
+
+
+def run_dir(runs: Path, dataset: str, net: Net) -> Path:
+    return run_folder(runs, dataset, net.group, net.name)
+
+
+def final_model(runs: Path, dataset: str, net: Net) -> Path:
+    return run_dir(runs, dataset, net) / FINAL
+
+
+def write_started(folder: Path, settings: dict) -> None:
+    (Path(folder) / RUN_JSON).write_text(json.dumps(settings) + "\n")
 
 
 def settings(dataset: str, key: str, iters: int | None) -> dict:
@@ -62,14 +83,10 @@ def settings(dataset: str, key: str, iters: int | None) -> dict:
     return {"dataset": dataset, "net": key, "iters": iters}
 
 
-def read_settings(folder: Path) -> dict | None:
-    stamp = Path(folder) / SETTINGS
-    return json.loads(stamp.read_text()) if stamp.is_file() else None
-
-
 def settings_conflict(folder: Path, wanted: dict) -> str | None:
     """The one-line reason a run folder refuses `wanted`, or None."""
-    before = read_settings(folder)
+    stamp = Path(folder) / RUN_JSON
+    before = json.loads(stamp.read_text()) if stamp.is_file() else None
     if before is None or before == wanted:
         return None
     return (f"{folder} was started with ITERS={before.get('iters')}, not ITERS="

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from transferability.bench.frozen import run as bench
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("bench-frozen", help="caffe time of the frozen A7B over baseA")
@@ -13,7 +15,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from transferability.frozen_bench import run as bench
 
     times = bench(args.batch, args.iterations)
     for name, t in times.items():

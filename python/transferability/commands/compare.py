@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from transferability import plan
+from transferability.results import compare, findings, tables
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,12 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from transferability import compare, findings, results
-    from transferability.figure_files import pooling
+    from transferability.results.figures import pooling  # matplotlib loads late
 
-    runs, _ = results.scan(args.runs_dir, args.dataset)
+    runs, _ = tables.scan(args.runs_dir, args.dataset)
     pool = pooling(args.dataset, args.halves)
-    acc, _ = results.accuracies(runs, args.dataset)
+    acc, _ = tables.accuracies(runs, args.dataset)
     nets = compare.net_rows(runs, args.all)
     spread = findings.noise(acc)
     derived = compare.derived_rows(acc, pool, spread)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from transferability.plan import DATASETS, SPLITS
+from transferability.errors import UserError
+from transferability.factors.study import Settings, run_study
+from transferability.nets.caffenet import LEARNABLE
+from transferability.plan import DATASETS, SPLITS, group_of_split
 
 
 def _csv(text: str) -> tuple[str, ...]:
@@ -42,12 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from transferability.caffenet import LEARNABLE
-    from transferability.errors import UserError
-    from transferability.factors import Settings, run_study
-    from transferability.factors_report import figure, table, write_csv
-    from transferability.figure_files import save
-    from transferability.plan import group_of_split
+    from transferability.factors.report import figure, table, write_csv  # matplotlib: late
+    from transferability.results.figures import save
 
     for name in ("max_train", "max_test", "pca"):
         if getattr(args, name) < 1:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from transferability.errors import UserError
+from transferability.factors.feature_store import shape
+from transferability.factors.features import extract
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -31,9 +35,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from transferability.errors import UserError
-    from transferability.feature_store import shape
-    from transferability.features import extract
 
     for name in ("batch", "limit"):
         if getattr(args, name) is not None and getattr(args, name) < 1:

@@ -32,16 +32,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from transferability import figure_files
+    from transferability.results import figures  # matplotlib loads late
+
 
     if args.paper == (args.runs_dir is not None):
         raise UserError("give either RUNS_DIR or --paper")
     if args.paper:
-        sources = [figure_files.paper_source(args.halves)]
+        sources = [figures.paper_source(args.halves)]
     else:
-        sources = figure_files.run_sources(args.runs_dir, args.dataset, args.halves)
-    which = figure_files.FIGURES if args.figure == "all" else (args.figure,)
+        sources = figures.run_sources(args.runs_dir, args.dataset, args.halves)
+    which = figures.FIGURES if args.figure == "all" else (args.figure,)
     for src in sources:
-        for path in figure_files.write_figures(src, args.out, which, args.split):
+        for path in figures.write_figures(src, args.out, which, args.split):
             print(path)
     return 0

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from transferability.caffe_env import REPO_ROOT
+from transferability.nets.generate import write_all
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,7 +16,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from transferability.generate import write_all
 
     count = write_all(args.root)
     print(f"{count} files in {args.root}/prototxt and {args.root}/solvers")

@@ -6,6 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
+from transferability.errors import UserError
+from transferability.training.logparse import parse_log
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -20,8 +23,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from transferability.errors import UserError
-    from transferability.logparse import parse_log
 
     log = parse_log(args.log)
     if not log.tests and not log.train:

@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from transferability import report
+    from transferability.results import report  # matplotlib loads late
 
     study = report.study(args.runs_dir, args.dataset)
     if args.publish:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from transferability import plan
+from transferability.results.tables import scan, write_csv
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +24,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from transferability.results import scan, write_csv
 
     runs, unknown = scan(args.runs_dir, args.dataset)
     for path in unknown:

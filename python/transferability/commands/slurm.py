@@ -6,7 +6,9 @@ import argparse
 import shlex
 from pathlib import Path
 
-from transferability.slurm import PLANS
+from transferability.errors import UserError
+from transferability.training import slurm
+from transferability.training.slurm import PLANS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,8 +32,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from transferability import slurm
-    from transferability.errors import UserError
 
     if args.iters is not None and args.iters < 1:
         raise UserError(f"ITERS must be a positive integer, not '{args.iters}'")

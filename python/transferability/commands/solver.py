@@ -5,6 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from google.protobuf import text_format
+
+from transferability.caffe_io import caffe_pb2, read_solver
+from transferability.errors import UserError
+from transferability.nets.solver import shorten
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("solver", help="write a run-local solver (ITERS=k, GPU)")
@@ -16,15 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from caffe.proto import caffe_pb2
-    from google.protobuf import text_format
-
-    from transferability.errors import UserError
-    from transferability.solver import shorten
-
     if not args.source.is_file():
         raise UserError(f"no such solver: {args.source}")
-    s = text_format.Parse(args.source.read_text(), caffe_pb2.SolverParameter())
+    s = read_solver(args.source)
     if args.iters is not None:
         if args.iters < 1:
             raise UserError(f"ITERS must be a positive integer, not {args.iters}")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from transferability.slurm import PLANS
+from transferability.training import slurm, status
+from transferability.training.slurm import PLANS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,7 +20,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from transferability import slurm, status
 
     selection = slurm.select(args.plan, args.dataset, args.split)
     queued = slurm.queued_jobs()

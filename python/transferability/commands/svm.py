@@ -6,6 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
+from transferability.errors import UserError
+from transferability.factors.feature_store import load
+from transferability.factors.svm import C_GRID, FOLDS, Reduction, evaluate
+
 
 def _grid(text: str) -> tuple[float, ...]:
     try:
@@ -18,7 +22,6 @@ def _grid(text: str) -> tuple[float, ...]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from transferability.svm import C_GRID, FOLDS
 
     p = subparsers.add_parser(
         "svm", help="linear SVM (one-vs-rest) on HDF5 features: top-1 accuracy",
@@ -38,9 +41,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from transferability.errors import UserError
-    from transferability.feature_store import load
-    from transferability.svm import Reduction, evaluate
 
     if args.pca is not None and args.pca < 1:
         raise UserError("--pca must be at least 1")

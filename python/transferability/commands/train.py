@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from transferability import layout, plan
 from transferability.plan import DATASETS
+from transferability.training.runs import check_settings, run_dir, train
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,12 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from transferability.runs import train
-
     if args.check_only:
-        from transferability import layout, plan
-        from transferability.runs import check_settings, run_dir
-
         net = plan.find(args.net)
         check_settings(run_dir(args.runs, args.dataset, net),
                        layout.settings(args.dataset, net.key, args.iters))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from transferability.nets.transplant import transplant
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -17,7 +19,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from transferability.transplant import transplant
 
     names = transplant(args.source, args.target, args.n, args.out)
     print(f"{args.out}: {', '.join(names)} from {args.source}")

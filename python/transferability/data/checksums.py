@@ -1,7 +1,7 @@
 """Published md5 of every ImageNet files.txt of the paper's datasets.
 
-Source: docs/PAPER.md, "Published checksums" (Yosinski et al. 2014): md5 of the lists in
-Caffe's format (`path label` lines). reduced1300 has no published value.
+Source: docs/PAPER.md, "Published checksums": md5 of the lists in Caffe's format (`path label`
+lines). reduced1300 has no published value.
 """
 
 from __future__ import annotations

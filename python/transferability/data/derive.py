@@ -11,11 +11,11 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from transferability.caffe_io import relabel_datum, temporary_sibling, write_mean
 from transferability.data.lists import Entry
 from transferability.data.lmdb_io import LmdbWriter, open_reader
-from transferability.data.mean import MeanAccumulator, compute_mean, write_mean
+from transferability.data.mean import MeanAccumulator, compute_mean
 from transferability.data.progress import bar
-from transferability.data.records import relabel_datum
 from transferability.errors import UserError
 
 
@@ -56,7 +56,7 @@ def _link(source_db: str | Path, db: str | Path, force: bool) -> None:
     db = Path(db)
     if db.exists() and not force:
         raise UserError(f"'{db}' exists (pass --force to replace it)")
-    tmp = db.with_name(f".{db.name}.tmp-{os.getpid()}")
+    tmp = temporary_sibling(db)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:

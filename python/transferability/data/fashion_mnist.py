@@ -13,11 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from transferability.data.lists import write_text
+from transferability.caffe_io import encode_raw_datum, write_mean, write_text
 from transferability.data.lmdb_io import LmdbWriter
-from transferability.data.mean import compute_mean, write_mean
+from transferability.data.mean import compute_mean
 from transferability.data.names import HALVES
-from transferability.data.records import encode_raw_datum
 from transferability.data.splits import half_classes, idxmap_text, label_map
 from transferability.errors import UserError
 

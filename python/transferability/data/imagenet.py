@@ -7,13 +7,13 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from transferability.caffe_io import write_text
 from transferability.data.lists import (
     Entry,
     check_labels,
     md5_of,
     read_list,
     write_list,
-    write_text,
 )
 from transferability.data.names import REDUCED, REDUCTIONS
 from transferability.data.splits import first_per_class, half_classes, idxmap_text, select

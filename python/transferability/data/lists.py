@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from transferability.caffe_io import write_text
 from transferability.errors import UserError
 
 Entry = tuple[str, int]
@@ -38,20 +38,6 @@ def read_list(path: str | Path) -> list[Entry]:
 
 def format_list(entries: Iterable[Entry]) -> str:
     return "".join(f"{path} {label}\n" for path, label in entries)
-
-
-def write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write a file whole or not at all (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-    return path
-
-
-def write_text(path: str | Path, text: str) -> Path:
-    return write_bytes(path, text.encode("utf-8"))
 
 
 def write_list(path: str | Path, entries: Iterable[Entry]) -> Path:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import lmdb
 
+from transferability.caffe_io import temporary_sibling
 from transferability.errors import UserError
 
 COMMIT_EVERY = 1000  # as convert_imageset
@@ -26,7 +27,7 @@ class LmdbWriter:
         self.path = Path(path)
         if self.path.exists() and not force:
             raise UserError(f"'{self.path}' exists (pass --force to replace it)")
-        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        self.tmp = temporary_sibling(self.path)
         self.map_size = map_size
         self.batch: list[tuple[bytes, bytes]] = []
         self.count = 0
@@ -72,16 +73,16 @@ class LmdbWriter:
             self.tmp.rename(self.path)
 
 
-def open_reader(path: str | Path) -> lmdb.Environment:
+def open_reader(path: str | Path, readahead: bool = True) -> lmdb.Environment:
     path = Path(path)
     if not (path / "data.mdb").is_file():
         raise UserError(f"no LMDB at '{path}' (expected a folder with data.mdb)")
-    return lmdb.open(str(path), readonly=True, lock=False, subdir=True)
+    return lmdb.open(str(path), readonly=True, lock=False, subdir=True, readahead=readahead)
 
 
-def iter_values(path: str | Path) -> Iterator[bytes]:
+def iter_values(path: str | Path, readahead: bool = True) -> Iterator[bytes]:
     """Every value in key order (the order Caffe's data layer and compute_image_mean read)."""
-    env = open_reader(path)
+    env = open_reader(path, readahead)
     try:
         with env.begin(buffers=True) as txn:
             for _, value in txn.cursor():

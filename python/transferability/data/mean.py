@@ -11,26 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from transferability.data.lists import write_bytes
+from transferability.caffe_io import datum_array, decode_datum
 from transferability.data.lmdb_io import entry_count, iter_values
 from transferability.data.progress import bar
-from transferability.data.records import decode_blobproto, decode_datum, encode_blobproto
 from transferability.errors import UserError
-
-
-def datum_array(datum) -> np.ndarray:
-    """(channels, height, width) pixels of a raw, encoded or float Datum."""
-    if datum.encoded:
-        import cv2  # only encoded records need it
-
-        image = cv2.imdecode(np.frombuffer(datum.data, np.uint8), cv2.IMREAD_ANYCOLOR)
-        if image is None:
-            raise UserError("a record holds an image OpenCV cannot decode")
-        return image[None] if image.ndim == 2 else image.transpose(2, 0, 1)
-    shape = (datum.channels, datum.height, datum.width)
-    if datum.data:
-        return np.frombuffer(datum.data, np.uint8).reshape(shape)
-    return np.asarray(datum.float_data, np.float32).reshape(shape)
 
 
 class MeanAccumulator:
@@ -64,11 +48,3 @@ def compute_mean(db: str | Path, progress: bool = True) -> np.ndarray:
     for value in bar(iter_values(db), progress, f"mean {Path(db).name}", entry_count(db), "rec"):
         accumulator.add(value)
     return accumulator.mean()
-
-
-def write_mean(path: str | Path, mean: np.ndarray) -> Path:
-    return write_bytes(path, encode_blobproto(mean))
-
-
-def read_mean(path: str | Path) -> np.ndarray:
-    return decode_blobproto(Path(path).read_bytes())

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from caffe.proto import caffe_pb2
-
+from transferability.caffe_io import caffe_pb2
 from transferability.plan import Net
 
 

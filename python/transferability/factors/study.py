@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from transferability import layout, plan
-from transferability.caffenet import LEARNABLE
 from transferability.errors import UserError
-from transferability.svm import Reduction
+from transferability.factors.feature_store import attrs, load
+from transferability.factors.features import extract
+from transferability.factors.svm import Reduction, evaluate
+from transferability.nets.caffenet import LEARNABLE
+from transferability.training.logparse import parse_log
 
 VARIANTS = ("raw", "l2", "pca", "pca+l2")
 COLUMNS = ("dataset", "group", "source", "target", "layer", "n", "method", "pool", "dims", "C",
@@ -54,10 +57,11 @@ def reduction(variant: str, pca: int) -> Reduction:
 
 
 def study(runs: Path, data: Path, dataset: str, group: str) -> Study:
+
     source, target = plan.base_net(group, "A"), plan.base_net(group, "B")
-    links = layout.data_paths(data, dataset, target)
-    return Study(dataset, group, layout.run_folder(runs, dataset, source),
-                 links["train_lmdb"], links["val_lmdb"], target.train_set)
+    paths = layout.data_paths(data, dataset, target)
+    return Study(dataset, group, layout.run_dir(runs, dataset, source), paths["train_lmdb"],
+                 paths["val_lmdb"], target.train_set)
 
 
 def studies(runs: Path, data: Path, dataset: str, split: str) -> tuple[list[Study], list[str]]:
@@ -82,11 +86,10 @@ def studies(runs: Path, data: Path, dataset: str, split: str) -> tuple[list[Stud
 def transfer_accuracies(runs: Path, dataset: str, group: str, name: str) -> dict[int, float]:
     """n -> final test accuracy of RUNS/<dataset>/<group>/<name with n>/train.log, where a log has
     one; `name` is a format string such as "A{n}B" ("base" names without n give key 0)."""
-    from transferability.logparse import parse_log
 
     out: dict[int, float] = {}
     for n in range(0, plan.LAYERS + 1) if "{n}" in name else (0,):
-        folder = Path(runs) / dataset / group / name.format(n=n)
+        folder = layout.run_folder(runs, dataset, group, name.format(n=n))
         try:
             acc = parse_log(folder).final_accuracy
         except FileNotFoundError:
@@ -121,7 +124,6 @@ class Settings:
 
 def _fresh(path: Path, model: Path, db: Path, pool: int | None, limit: int | None) -> bool:
     """Whether a features file from an earlier run holds exactly these features."""
-    from transferability.feature_store import attrs
 
     got = attrs(path)
     want = {"model": str(model), "lmdb": str(db), "pool": pool or 0, "limit": limit or 0}
@@ -132,7 +134,6 @@ def _fresh(path: Path, model: Path, db: Path, pool: int | None, limit: int | Non
 def features_for(st: Study, s: Settings, out: Path) -> dict[str, dict[str, Path]]:
     """part (train/test) -> layer -> features file; one forward pass per set for all layers,
     skipped where the files of an earlier run still hold the same features."""
-    from transferability.features import extract
 
     folder = Path(out) / "features" / st.dataset / st.group
     files: dict[str, dict[str, Path]] = {}
@@ -148,8 +149,6 @@ def features_for(st: Study, s: Settings, out: Path) -> dict[str, dict[str, Path]
 
 def svm_rows(st: Study, s: Settings, files: dict[str, dict[str, Path]]) -> list[dict]:
     """One row per layer and variant: the linear SVM's top-1 accuracy on half B's validation."""
-    from transferability.feature_store import load
-    from transferability.svm import evaluate
 
     rows = []
     for layer in s.layers:

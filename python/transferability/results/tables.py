@@ -10,8 +10,8 @@ from typing import TextIO
 
 from transferability import layout, plan
 from transferability.errors import UserError
-from transferability.logparse import TrainingLog, parse_log
 from transferability.plan import Net
+from transferability.training.logparse import TrainingLog, parse_log
 
 COLUMNS = ("dataset", "group", "net", "paper_name", "source_half", "target_half", "n", "layers",
            "iterations", "top1_accuracy", "finished")

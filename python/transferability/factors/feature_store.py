@@ -12,6 +12,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from transferability.caffe_io import temporary_sibling
 from transferability.errors import UserError
 
 CHUNK_BYTES = 1 << 20
@@ -23,7 +24,7 @@ class FeatureWriter:
     def __init__(self, path: Path, attrs: dict[str, object]) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.tmp = temporary_sibling(self.path)
         self.file = h5py.File(self.tmp, "w")
         self.file.attrs.update({k: v for k, v in attrs.items() if v is not None})
         self.features: h5py.Dataset | None = None

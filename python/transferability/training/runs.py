@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
-import json
 import os
 import re
 import shutil
@@ -19,10 +18,14 @@ import sys
 from pathlib import Path
 
 from google.protobuf import text_format
+from google.protobuf.message import DecodeError
 
-from transferability import layout, plan
+from transferability import caffe_io, layout, plan
 from transferability.caffe_env import REPO_ROOT, caffe_tool, tool_environment
+from transferability.caffe_io import caffe_pb2
 from transferability.errors import UserError
+from transferability.nets.solver import shorten
+from transferability.nets.transplant import transplant
 from transferability.plan import Net
 
 FINAL = layout.FINAL
@@ -32,7 +35,7 @@ _STATE = re.compile(r"^snapshot_iter_(\d+)\.solverstate$")
 
 
 def run_dir(runs: Path, dataset: str, net: Net) -> Path:
-    return layout.run_folder(runs, dataset, net)
+    return layout.run_dir(runs, dataset, net)
 
 
 def _link(target: Path, link: Path) -> None:
@@ -42,10 +45,6 @@ def _link(target: Path, link: Path) -> None:
 
 
 def _solver_text(dataset: str, net: Net, iters: int | None, gpu: bool) -> str:
-    from caffe.proto import caffe_pb2
-
-    from transferability.solver import shorten
-
     source = REPO_ROOT / "solvers" / dataset / net.group / f"{net.name}.prototxt"
     s = text_format.Parse(source.read_text(), caffe_pb2.SolverParameter())
     if iters is not None:
@@ -80,7 +79,7 @@ def prepare(runs: Path, data: Path, dataset: str, net: Net, iters: int | None = 
     shutil.copyfile(REPO_ROOT / "prototxt" / dataset / net.group / f"{net.name}.prototxt",
                     folder / "train_val.prototxt")
     (folder / "solver.prototxt").write_text(solver_text)
-    (folder / layout.SETTINGS).write_text(json.dumps(settings) + "\n")
+    layout.write_started(folder, settings)
     return folder
 
 
@@ -99,9 +98,6 @@ def _is_whole(state: Path) -> bool:
     """A .solverstate that parses, whose .caffemodel parses, with one history blob of the same
     size per weight blob: SIGKILL or a full disk while Caffe writes a snapshot (in place, not
     atomically) leaves a cut file, and Caffe aborts on it at every later resume."""
-    from caffe.proto import caffe_pb2
-    from google.protobuf.message import DecodeError
-
     model = state.with_suffix(".caffemodel")
     solver_state, net = caffe_pb2.SolverState(), caffe_pb2.NetParameter()
     try:
@@ -174,8 +170,6 @@ def _source_weights(source: Path | None, net: Net, folder: Path) -> Path | None:
     """The init .caffemodel of a transfer: the source base net's first n layers."""
     if source is None:
         return None
-    from transferability.transplant import transplant
-
     init = folder / "init.caffemodel"
     transplant(source, folder / "train_val.prototxt", net.n, init)
     return init
@@ -214,28 +208,23 @@ def _run_caffe(cmd: list[str], folder: Path, resume_iter: int | None) -> int:
             signal.signal(signal.SIGINT, previous)
 
 
-_GLOG_ERROR = re.compile(r"^[FE]\d{4} [\d:.]+ +\d+ \S+:\d+\] (.*)$")
 _DISK_FULL = "SerializeToOstream"
 
 
 def last_error(log: Path) -> str:
-    """The cause of a crash, from the end of a Caffe log: its last fatal or error line (glog's F
-    or E lines, or a C++ exception), said plainly where it is a full disk."""
+    """The cause of a crash, from the end of a Caffe log (caffe_io.last_error), said plainly where
+    it is a full disk."""
     if not log.exists():
         return "no log"
     with open(log, "rb") as file:
         file.seek(max(0, log.stat().st_size - 65536))
-        lines = file.read().decode("utf-8", errors="replace").splitlines()
-    for line in reversed(lines):
-        match = _GLOG_ERROR.match(line)
-        cause = match[1].strip() if match else (
-            line.strip() if line.startswith("terminate called") else None)
-        if cause is None:
-            continue
-        if _DISK_FULL in cause:
-            return f"Caffe could not write a snapshot: is the disk full? ({cause})"
-        return cause
-    return "no error line in the log"
+        tail = file.read().decode("utf-8", errors="replace")
+    cause = caffe_io.last_error(tail)
+    if cause is None:
+        return "no error line in the log"
+    if _DISK_FULL in cause:
+        return f"Caffe could not write a snapshot: is the disk full? ({cause})"
+    return cause
 
 
 @contextlib.contextmanager

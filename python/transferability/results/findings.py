@@ -14,7 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import mean, stdev
 
-from transferability import paper, plan, series
+from transferability import plan
+from transferability.results import paper
+from transferability.results import treatments as series
 
 REPRODUCED, NOT_REPRODUCED, WITHIN_NOISE, NO_DATA = (
     "reproduced", "not reproduced", "within noise", "no data")

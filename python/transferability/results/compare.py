@@ -6,8 +6,10 @@ import csv
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from transferability import findings, paper, plan, series
-from transferability.results import Run
+from transferability import plan
+from transferability.results import findings, paper
+from transferability.results import treatments as series
+from transferability.results.tables import Run
 
 NET_COLUMNS = ("network", "paper_name", "iterations", "finished", "ours", "paper", "difference")
 SHORT = {"co-adaptation drop": "co-adapt", "specificity drop": "specificity",

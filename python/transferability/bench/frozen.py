@@ -11,34 +11,26 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import lmdb
 import numpy as np
 from google.protobuf import text_format
 
 from transferability.caffe_env import REPO_ROOT, caffe_tool, tool_environment
+from transferability.caffe_io import encode_raw_datum, read_prototxt
+from transferability.data.lmdb_io import LmdbWriter
 
 _AVERAGE = re.compile(r"Average (Forward|Backward|Forward-Backward)(?: pass)?: ([\d.]+) ms")
 
 
 def _random_lmdb(path: Path, images: int, shape: tuple[int, int, int]) -> None:
-    from caffe.proto import caffe_pb2
-
     rng = np.random.default_rng(0)
-    env = lmdb.open(str(path), map_size=1 << 30)
-    with env.begin(write=True) as txn:
+    with LmdbWriter(path) as db:
         for i in range(images):
             pixels = rng.integers(0, 256, size=shape, dtype=np.uint8)
-            datum = caffe_pb2.Datum(channels=shape[0], height=shape[1], width=shape[2],
-                                    data=pixels.tobytes(), label=i % 1000)
-            txn.put(f"{i:08d}".encode(), datum.SerializeToString())
-    env.close()
+            db.put(f"{i:08d}".encode(), encode_raw_datum(pixels.tobytes(), i % 1000, *shape))
 
 
 def _net_with_batch(name: str, batch: int, folder: Path) -> Path:
-    from caffe.proto import caffe_pb2
-
-    net = text_format.Parse((REPO_ROOT / "prototxt/imagenet" / f"{name}.prototxt").read_text(),
-                            caffe_pb2.NetParameter())
+    net = read_prototxt(REPO_ROOT / "prototxt/imagenet" / f"{name}.prototxt")
     for layer in net.layer:
         if layer.type == "Data":
             layer.data_param.batch_size = batch

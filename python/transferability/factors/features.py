@@ -15,13 +15,25 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import lmdb
 import numpy as np
+from tqdm import tqdm
 
 from transferability.caffe_env import caffe_tool, tool_environment
+from transferability.caffe_io import (
+    blob_shape,
+    data_layer,
+    datum_array,
+    decode_datum,
+    deploy,
+    last_error,
+    read_caffemodel,
+    read_mean,
+    read_prototxt,
+    test_net,
+)
+from transferability.data.lmdb_io import entry_count, iter_values
 from transferability.errors import UserError
-from transferability.pynet import data_layer, deploy, test_net
-from transferability.transplant import blob_shape, read_caffemodel, read_prototxt
+from transferability.factors.feature_store import FeatureWriter
 
 
 @dataclass(frozen=True)
@@ -50,23 +62,10 @@ class Transform:
 
 
 # --- reading: the net's data layer, its mean, the LMDB ----------------------------------------
-def read_mean(path: Path) -> np.ndarray:
+def _image_mean(path: Path) -> np.ndarray:
     """(C, H, W) float32 mean image of a .binaryproto written by compute_image_mean."""
-    from caffe.proto import caffe_pb2
-    from google.protobuf.message import DecodeError
-
-    if not Path(path).is_file():
-        raise UserError(f"no mean file at {path} (pass --mean MEAN.binaryproto)")
-    blob = caffe_pb2.BlobProto()
-    try:
-        blob.ParseFromString(Path(path).read_bytes())
-    except DecodeError:
-        raise UserError(f"{path} is not a .binaryproto mean") from None
-    shape = blob_shape(blob)
-    data = np.asarray(blob.data, np.float32)
-    if not shape or data.size != int(np.prod(shape)):
-        raise UserError(f"{path} is not a .binaryproto mean")
-    return data.reshape(shape[-3:] if len(shape) >= 3 else (1, *shape))
+    mean = read_mean(path)
+    return mean.reshape(mean.shape[-3:] if mean.ndim >= 3 else (1, *mean.shape))
 
 
 def transform_of(net, prototxt: Path, mean: Path | None) -> tuple[Transform, Path | None]:
@@ -78,7 +77,7 @@ def transform_of(net, prototxt: Path, mean: Path | None) -> tuple[Transform, Pat
     return Transform(
         crop=tp.crop_size if tp is not None else 0,
         scale=tp.scale if tp is not None and tp.HasField("scale") else 1.0,
-        mean=read_mean(mean) if mean is not None else None,
+        mean=_image_mean(mean) if mean is not None else None,
         mean_values=tuple(tp.mean_value) if tp is not None and mean is None else (),
     ), mean
 
@@ -92,15 +91,6 @@ def resolve_lmdb(path: Path) -> Path:
     raise UserError(f"no LMDB at {path} (no data.mdb there or in {path / 'lmdb'})")
 
 
-def _open(path: Path) -> lmdb.Environment:
-    return lmdb.open(str(path), readonly=True, lock=False, readahead=False, subdir=True)
-
-
-def lmdb_count(path: Path) -> int:
-    with _open(path) as env:
-        return env.stat()["entries"]
-
-
 def chosen(count: int, limit: int | None) -> np.ndarray:
     """Indices of the records kept: all, or `limit` spread evenly over the set (class-sorted
     sets keep every class)."""
@@ -109,45 +99,20 @@ def chosen(count: int, limit: int | None) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, max(limit, 1)).round().astype(np.int64))
 
 
-def decode(value: bytes) -> tuple[np.ndarray, int]:
-    """(C, H, W) pixels and label of a raw, float or encoded Datum."""
-    from caffe.proto import caffe_pb2
-
-    datum = caffe_pb2.Datum()
-    datum.ParseFromString(value)
-    shape = (datum.channels, datum.height, datum.width)
-    if datum.encoded:
-        return _decode_image(datum.data), datum.label
-    if datum.data:
-        return np.frombuffer(datum.data, np.uint8).reshape(shape), datum.label
-    return np.asarray(datum.float_data, np.float32).reshape(shape), datum.label
-
-
-def _decode_image(data: bytes) -> np.ndarray:
-    try:
-        import cv2
-    except ImportError:
-        raise UserError("the LMDB holds encoded images: decoding needs opencv-python") from None
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_ANYCOLOR)  # as Caffe does
-    if image is None:
-        raise UserError("a record holds an image OpenCV cannot decode")
-    return image[None] if image.ndim == 2 else image.transpose(2, 0, 1)
-
-
 def records(path: Path, keep: np.ndarray) -> Iterator[tuple[np.ndarray, int]]:
     """The kept records of the LMDB, in key order."""
     wanted = iter(keep.tolist())
     nxt = next(wanted, None)
-    with _open(path) as env, env.begin(buffers=False) as txn:
-        for i, value in enumerate(txn.cursor().iternext(keys=False, values=True)):
-            if i == nxt:
-                yield decode(value)
-                nxt = next(wanted, None)
-                if nxt is None:
-                    return
+    for i, value in enumerate(iter_values(path, readahead=False)):
+        if i == nxt:
+            datum = decode_datum(value)
+            yield datum_array(datum), datum.label
+            nxt = next(wanted, None)
+            if nxt is None:
+                return
 
 
-# --- the net: cut after the requested blobs, weights checked, pycaffe -------------------------
+# --- the net: cut after the requested blobs (caffe_io.deploy), weights checked, pycaffe -------
 def check_weights(model: Path, weights, net) -> None:
     """Every layer of the cut net with parameters is in the model with the same shapes."""
     by_name = {layer.name: layer for layer in weights.layer if layer.blobs}
@@ -162,7 +127,7 @@ def check_weights(model: Path, weights, net) -> None:
 
 def use_gpu(gpu: int | None) -> None:
     """CPU mode, or GPU `gpu` once `caffe device_query` shows that this Caffe can use it."""
-    import caffe
+    import caffe  # pycaffe's compiled module takes seconds to load: only for an extraction
 
     if gpu is None:
         caffe.set_mode_cpu()
@@ -170,8 +135,8 @@ def use_gpu(gpu: int | None) -> None:
     proc = subprocess.run([str(caffe_tool("caffe")), "device_query", "-gpu", str(gpu)],
                           capture_output=True, text=True, env=tool_environment())
     if proc.returncode != 0:
-        lines = [ln.split("] ", 1)[-1] for ln in proc.stderr.splitlines() if ln[:1] in "FE"]
-        raise UserError(f"GPU {gpu} is not usable: {lines[-1] if lines else 'device_query failed'}")
+        raise UserError(f"GPU {gpu} is not usable: "
+                        f"{last_error(proc.stderr) or 'device_query failed'}")
     caffe.set_mode_gpu()
     caffe.set_device(gpu)
 
@@ -231,15 +196,13 @@ def extract(model: Path, prototxt: Path, db: Path, outs: dict[str, Path], mean: 
             pool: int | None = None, batch: int | None = None, limit: int | None = None,
             gpu: int | None = None, progress: bool = True) -> dict[str, Path]:
     """Write one features file per blob of `outs` (blob name -> .h5) for the LMDB's images."""
-    from tqdm import tqdm
 
-    from transferability.feature_store import FeatureWriter
 
     net = read_prototxt(prototxt)
     read_caffemodel(model)  # a clear error for a missing or broken model, before any work
     db = resolve_lmdb(db)
     transform, mean = transform_of(net, prototxt, mean)
-    keep = chosen(lmdb_count(db), limit)
+    keep = chosen(entry_count(db), limit)
     if not len(keep):
         raise UserError(f"the LMDB at {db} is empty")
     image, _ = next(records(db, keep[:1]))

@@ -8,20 +8,19 @@ A run that no Slurm job holds is running when a process here has its train.log o
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from transferability.layout import FINAL
-from transferability.logparse import TrainingLog, parse_log, parse_text
+from transferability.caffe_io import is_error_line
+from transferability.layout import FINAL, TRAIN_LOG, run_dir
 from transferability.plan import Net
-from transferability.runs import last_error, max_iter
-from transferability.slurm import Queued, Selection, job_name, run_folder
+from transferability.training.logparse import TrainingLog, parse_log, parse_text
+from transferability.training.runs import last_error, max_iter
+from transferability.training.slurm import Queued, Selection, job_name
 
 STATES = ("finished", "running", "waiting", "failed")
 _RUNNING = {"RUNNING", "COMPLETING", "CONFIGURING", "STAGE_OUT", "RESIZING", "SIGNALING"}
 _TAIL = 1 << 18  # the last test of a log lies in its last 256 KiB; ImageNet logs are far longer
-_GLOG_ERROR = re.compile(r"^[EF]\d{4}")  # glog's E/F lines: E1123 07:01:02 or E20261123 07:01:02
 
 
 @dataclass(frozen=True)
@@ -49,13 +48,12 @@ def _session(log: Path) -> str:
 
 
 def _failed(log: Path) -> bool:
-    return any(_GLOG_ERROR.match(line) or "Check failed" in line
-               for line in _session(log).splitlines())
+    return any(is_error_line(line) for line in _session(log).splitlines())
 
 
 def _read_log(folder: Path) -> TrainingLog:
     """The end of the run's train.log, parsed (train.log.gz: all of it)."""
-    log = folder / "train.log"
+    log = folder / TRAIN_LOG
     return parse_text(_tail(log)) if log.is_file() else parse_log(folder)
 
 
@@ -75,7 +73,7 @@ def _slurm_error(folder: Path) -> str | None:
     outs = sorted(folder.glob("slurm-*.out"), key=lambda p: p.stat().st_mtime)
     if not outs:
         return None
-    log = folder / "train.log"
+    log = folder / TRAIN_LOG
     if log.exists() and log.stat().st_mtime > outs[-1].stat().st_mtime:
         return None
     lines = outs[-1].read_text(errors="replace").splitlines()
@@ -110,7 +108,7 @@ class _OpenFiles:
 
 def net_status(name: str, folder: Path, job: Queued | None, open_files: _OpenFiles,
                base_failed: bool = False) -> NetStatus:
-    log = folder / "train.log"
+    log = folder / TRAIN_LOG
     if (folder / FINAL).is_file():
         try:
             result = _read_log(folder)
@@ -143,7 +141,8 @@ def statuses(selection: Selection, runs: Path,
     out: dict[str, NetStatus] = {}
     nets: list[Net] = selection.nets
     for net in nets:
-        name, folder = job_name(selection.dataset, net), run_folder(runs, selection.dataset, net)
+        name = job_name(selection.dataset, net)
+        folder = run_dir(Path(runs).resolve(), selection.dataset, net)  # as squeue reports it
         job = queued.get((name, str(folder))) if queued else None
         base = out.get(f"{selection.dataset}/{net.source_key}") if net.source_key else None
         out[name] = net_status(name, folder, job, open_files,

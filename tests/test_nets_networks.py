@@ -11,8 +11,9 @@ from caffe.proto import caffe_pb2
 from google.protobuf import text_format
 
 from tests.conftest import write_datum_lmdb
-from transferability import caffenet, generate, plan
+from transferability import plan
 from transferability.caffe_env import REPO_ROOT, caffe_tool
+from transferability.nets import caffenet, generate
 
 
 def _committed() -> dict[str, str]:
@@ -147,7 +148,7 @@ class _chdir:
 
 
 def test_iters_shortens_the_tests_too() -> None:
-    from transferability.solver import SHORT_TEST_BATCHES, shorten
+    from transferability.nets.solver import SHORT_TEST_BATCHES, shorten
 
     for dataset, batches in (("imagenet", SHORT_TEST_BATCHES), ("fashion-mnist", 50)):
         s = text_format.Parse((REPO_ROOT / f"solvers/{dataset}/split0/A3B.prototxt").read_text(),

@@ -22,6 +22,7 @@ from transferability import layout, plan
 from transferability.caffe_env import REPO_ROOT
 from transferability.errors import UserError
 from transferability.plan import Net
+from transferability.training.runs import check_gpu_build
 
 PLANS = ("paper", "figure2", "demo")
 # Make's own variables, and those the job's make command sets itself: sbatch hands its whole
@@ -62,7 +63,8 @@ def job_name(dataset: str, net: Net) -> str:
 
 
 def run_folder(runs: Path, dataset: str, net: Net) -> Path:
-    return layout.run_folder(Path(runs).resolve(), dataset, net)
+    """The run folder as an absolute path: the job's working directory, as squeue reports it."""
+    return layout.run_dir(Path(runs).resolve(), dataset, net)
 
 
 def make_goal(net: Net) -> list[str]:
@@ -200,8 +202,8 @@ def build(selection: Selection, settings: Settings,
                 job.after_ids.append(ids[base])
             elif base in pending:
                 job.after.append(base)
-        missing_sets |= {s for s in (net.train_set, net.valid_set)
-                         if not layout.data_stamp(settings.data, dataset, s).is_file()}
+        missing_sets |= {s for s in layout.data_stamps(settings.data, dataset, net)
+                         if not s.is_file()}
         graph.jobs.append(job)
         pending.add(name)
     if missing_sets:
@@ -213,7 +215,7 @@ def _add_data_job(graph: Graph, settings: Settings,
                   queued: dict[tuple[str, str], Queued] | None) -> None:
     """One `make data` job before every other: parallel jobs must not build the same LMDBs."""
     dataset = graph.selection.dataset
-    name, folder = f"{dataset}/data", Path(settings.data).resolve() / dataset
+    name, folder = f"{dataset}/data", layout.data_root(settings.data, dataset).resolve()
     make = Settings(settings.runs, settings.data, None, False, settings.make_vars)
     job = Job(name, folder, make.make_command(["data"], dataset), False)
     if queued and (old := queued.get((name, str(folder)))):
@@ -245,7 +247,6 @@ def dry_run(graph: Graph, settings: Settings) -> str:
         out.append("# (squeue did not answer: no queued job is known)")
     if settings.gpu:
         try:
-            from transferability.runs import check_gpu_build
 
             check_gpu_build()
         except UserError as err:
@@ -305,7 +306,6 @@ def submit(graph: Graph, settings: Settings) -> dict[str, str]:
         raise UserError("sbatch not found: Slurm's client commands must be on PATH "
                         "(DRY_RUN=1 prints the jobs without submitting)")
     if settings.gpu:
-        from transferability.runs import check_gpu_build
 
         check_gpu_build()
     env = submit_environment()

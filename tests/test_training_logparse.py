@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import TINY_SOLVER, caffe1_log, run_caffe
 from transferability.cli import main
-from transferability.logparse import parse_log, parse_text
+from transferability.training.logparse import parse_log, parse_text
 
 
 def _values_after(text: str, marker: str) -> list[float]:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from transferability.caffenet import LEARNABLE
-from transferability.factors import COLUMNS
-from transferability.figures import STYLE
-from transferability.svm import FOLDS
+from transferability.factors.study import COLUMNS
+from transferability.factors.svm import FOLDS
+from transferability.nets.caffenet import LEARNABLE
+from transferability.results.figures import STYLE
 
 SVM_COLOURS = ("#1b7837", "#1f78b4", "#e08214", "#762a83")
 GROUP_TITLES = {"natman": "natural/man-made split"}

@@ -20,10 +20,13 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from transferability import caffenet, compare, findings, paper, plan, results, series, solver
+from transferability import plan
 from transferability.caffe_env import REPO_ROOT
-from transferability.figure_files import pooling
-from transferability.figures import Source, figure2, figure3, reduced
+from transferability.nets import caffenet, solver
+from transferability.results import compare, findings, paper
+from transferability.results import tables as results
+from transferability.results import treatments as series
+from transferability.results.figures import Source, figure2, figure3, pooling, reduced
 
 CSS = """body{font-family:sans-serif;max-width:70em;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:90%}

@@ -6,63 +6,30 @@ here, in one line, rather than by `caffe train -weights` deep in a run.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
-from google.protobuf import text_format
 from google.protobuf.message import DecodeError
 
+from transferability.caffe_io import (
+    blob_shape,
+    caffe_pb2,
+    deploy,
+    read_caffemodel,
+    read_prototxt,
+    test_net,
+    write_bytes,
+)
 from transferability.errors import UserError
-from transferability.pynet import deploy, test_net
 
 LEARNABLE_TYPES = ("Convolution", "InnerProduct")
-
-
-def read_caffemodel(path: Path):
-    """A NetParameter from a binary .caffemodel; a user error for a missing or non-Caffe file."""
-    from caffe.proto import caffe_pb2
-
-    if not Path(path).is_file():
-        raise UserError(f"no such .caffemodel: {path}")
-    net = caffe_pb2.NetParameter()
-    try:
-        net.ParseFromString(Path(path).read_bytes())
-    except DecodeError as err:
-        raise UserError(f"{path} is not a Caffe model (truncated or corrupt: {err})") from None
-    if not any(layer.blobs for layer in net.layer):
-        raise UserError(f"{path} is not a Caffe model: it holds no layer with weights")
-    return net
-
-
-def read_prototxt(path: Path):
-    from caffe.proto import caffe_pb2
-
-    if not Path(path).is_file():
-        raise UserError(f"no such prototxt: {path}")
-    net = caffe_pb2.NetParameter()
-    try:
-        text_format.Parse(Path(path).read_text(), net)
-    except text_format.ParseError as err:
-        raise UserError(f"{path} is not a net prototxt: {err}") from None
-    return net
 
 
 def learnable_layers(net) -> list[str]:
     return [layer.name for layer in net.layer if layer.type in LEARNABLE_TYPES]
 
 
-def blob_shape(blob) -> tuple[int, ...]:
-    if blob.HasField("shape"):
-        return tuple(blob.shape.dim)
-    legacy = (blob.num, blob.channels, blob.height, blob.width)
-    return tuple(d for d in legacy if d)  # old 4-d blobs: shapes compare by their non-zero dims
-
-
 def target_channels(target, target_prototxt: Path) -> int | None:
     """The input channels of the target's data: its mean image's, where the mean file is there."""
-    from caffe.proto import caffe_pb2
-
     mean = next((layer.transform_param.mean_file for layer in target.layer
                  if layer.type == "Data" and layer.transform_param.mean_file), "")
     path = Path(target_prototxt).parent / mean
@@ -86,8 +53,6 @@ def target_shapes(target, in_channels: int) -> dict[str, list[tuple[int, ...]]]:
 
 def transplant(source_model: Path, target_prototxt: Path, n: int, out: Path) -> list[str]:
     """Write `out` with the first n learnable layers of the source model; return their names."""
-    from caffe.proto import caffe_pb2
-
     target = read_prototxt(target_prototxt)
     names = learnable_layers(target)
     if not 1 <= n <= len(names) - 1:
@@ -111,18 +76,5 @@ def transplant(source_model: Path, target_prototxt: Path, n: int, out: Path) -> 
             raise UserError(f"shape mismatch in {name}: {source_model} has {got}, "
                             f"{target_prototxt} needs {shapes[name]}")
         result.layer.add(name=name, type=layer.type).blobs.extend(layer.blobs)
-    _write_atomically(out, result.SerializeToString())
+    write_bytes(out, result.SerializeToString())
     return names[:n]
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise

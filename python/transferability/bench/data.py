@@ -20,8 +20,8 @@ import lmdb
 import numpy as np
 
 from transferability.caffe_env import caffe_tool
+from transferability.caffe_io import decode_datum
 from transferability.data.lists import write_list
-from transferability.data.records import decode_datum
 from transferability.data.synthetic import write_jpegs
 from transferability.errors import UserError
 

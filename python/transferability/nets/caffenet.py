@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from caffe.proto import caffe_pb2
+from transferability.caffe_io import caffe_pb2
 
 LEARNABLE = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
 
