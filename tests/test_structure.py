@@ -4,7 +4,6 @@ graph)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from transferability.caffe_env import REPO_ROOT
 
