@@ -137,6 +137,8 @@ def test_a_killed_run_resumes_to_the_same_weights(tmp_path: Path, fm_data: Path)
     (["base-A", "DATASET=cifar"], "unknown DATASET 'cifar'"),
     (["base-A", "DATASET=imagenet"], "DATASET=imagenet needs IMAGENET="),
     (["base-A", "CAFFE_HOME=/nonexistent"], "no Caffe at CAFFE_HOME=/nonexistent"),
+    (["transfer", "N=2", "FT=no"], "FT must be 1 (fine-tuned) or 0 or empty (frozen), not 'no'"),
+    (["transfer", "N=2", "FT=false"], "FT must be 1 (fine-tuned) or 0 or empty (frozen)"),
 ])
 def test_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
     proc = make(*args, runs=tmp_path, data=tmp_path, check=False)
