@@ -161,3 +161,30 @@ def test_a_finished_run_refuses_other_iters(tmp_path: Path, fm_data: Path) -> No
     assert proc.returncode != 0
     assert "was started with ITERS=6, not ITERS=8" in proc.stderr
     assert len([line for line in proc.stderr.splitlines() if "error" in line]) == 1, proc.stderr
+
+
+def _train(runs: Path, data: Path, *extra: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "transferability.cli", "train", "fashion-mnist", "split0/baseA",
+           "--runs", str(runs), "--data", str(data), "--iters", "2", *extra]
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def test_a_missing_lmdb_whose_stamp_remains_says_to_remove_the_stamp(tmp_path: Path,
+                                                                      fm_data: Path) -> None:
+    data = tmp_path / "data" / "fashion-mnist"
+    data.mkdir(parents=True)
+    for entry in (fm_data / "fashion-mnist").iterdir():
+        if entry.name != "half0A_train":
+            (data / entry.name).symlink_to(entry)
+    (data / "half0A.done").touch()
+    proc = _train(tmp_path / "runs", tmp_path / "data")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert f"remove {data / 'half0A.done'} first" in proc.stderr
+    assert not (tmp_path / "runs" / SPLIT0 / "baseA").exists()
+
+
+def test_a_runs_folder_that_cannot_be_written_is_one_line(tmp_path: Path, fm_data: Path) -> None:
+    (tmp_path / "file").write_text("not a folder\n")
+    proc = _train(tmp_path / "file" / "runs", fm_data)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "Not a directory" in proc.stderr and "Traceback" not in proc.stderr

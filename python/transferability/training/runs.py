@@ -64,12 +64,13 @@ def prepare(runs: Path, data: Path, dataset: str, net: Net, iters: int | None = 
             gpu: bool = False) -> Path:
     """Create or refresh the run folder; refuse to mix settings with a run already under way."""
     folder = run_dir(runs, dataset, net)
-    for path in layout.data_paths(data, dataset, net).values():
+    for link, path in layout.data_paths(data, dataset, net).items():
         if not path.exists():
+            stamp = layout.data_stamp(data, dataset,
+                                      net.valid_set if link == "val_lmdb" else net.train_set)
+            stale = f" (remove {stamp} first: it still says the set is complete)"
             raise UserError(f"{net.key} needs {path}, which is missing; run `make data "
-                            f"DATASET={dataset}` first (if it says there is nothing to do, "
-                            f"remove {path.parent.parent / (path.parent.name.rsplit('_', 1)[0])}"
-                            ".done)")
+                            f"DATASET={dataset}`{stale if stamp.exists() else ''}")
     settings = layout.settings(dataset, net.key, iters)
     check_settings(folder, settings)
     solver_text = _solver_text(dataset, net, iters, gpu)
