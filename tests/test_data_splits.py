@@ -228,3 +228,24 @@ def test_a_bad_list_line_is_named(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr == (f"make_lists.py: error: '{tmp_path / 'val.txt'}' line 2: label 'one' "
                            "is not an integer\n")
+
+
+def test_only_image_files_are_listed(tmp_path: Path) -> None:
+    _touch_tree(tmp_path, [_val_name(1)])
+    wnid = WNIDS[0]
+    (tmp_path / "train" / wnid / f"._{wnid}_1.JPEG").touch()  # macOS's resource-fork twin
+    (tmp_path / "train" / wnid / "notes.txt").touch()
+    (tmp_path / "val.txt").write_text(f"{_val_name(1)} 0\n")
+    train, val = imagenet.whole_lists(tmp_path, val_list=tmp_path / "val.txt")
+    names = [path for path, _ in train if path.startswith(wnid)]
+    assert names == [f"{wnid}/{wnid}_{i}.JPEG" for i in (1, 10, 2)]
+    assert val == [(_val_name(1), 0)]
+
+
+def test_an_empty_val_folder_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    _touch_tree(tmp_path, [])
+    (tmp_path / "val" / WNIDS[0]).mkdir()  # class folders, but no image in them
+    proc = run_data_prep("make_lists.py", tmp_path, "--out", tmp_path / "out")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "no validation images in" in proc.stderr
+    assert not (tmp_path / "out").exists()

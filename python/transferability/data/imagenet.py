@@ -95,6 +95,14 @@ def checksum_report(lists: dict[str, Path],
 
 # --- the whole lists --------------------------------------------------------------------------
 
+IMAGE_SUFFIXES = (".jpeg", ".jpg")  # ILSVRC-2012's files are .JPEG (a few hold PNG or CMYK)
+
+
+def is_image_name(name: str) -> bool:
+    """An image file of the data set: not a hidden file (macOS's ._x.JPEG), an image suffix."""
+    return not name.startswith(".") and name.lower().endswith(IMAGE_SUFFIXES)
+
+
 def train_entries(train_dir: Path) -> list[Entry]:
     """`wnid/file label` for every file under train/<wnid>/, classes and files sorted."""
     wnids = sorted(e.name for e in os.scandir(train_dir) if e.is_dir() and WNID.fullmatch(e.name))
@@ -102,7 +110,8 @@ def train_entries(train_dir: Path) -> list[Entry]:
         raise UserError(f"no class folders in '{train_dir}' (expected train/<wnid>/*.JPEG)")
     entries = []
     for label, wnid in enumerate(wnids):
-        names = sorted(e.name for e in os.scandir(train_dir / wnid) if e.is_file())
+        names = sorted(e.name for e in os.scandir(train_dir / wnid)
+                       if e.is_file() and is_image_name(e.name))
         entries += [(f"{wnid}/{name}", label) for name in names]
     return entries
 
@@ -115,7 +124,7 @@ def val_from_folders(val_dir: Path, wnids: Sequence[str]) -> list[Entry]:
         if wnid not in label_of:
             raise UserError(f"'{val_dir / wnid}' is not a class of the train folder")
         entries += [(f"{wnid}/{e.name}", label_of[wnid])
-                    for e in os.scandir(val_dir / wnid) if e.is_file()]
+                    for e in os.scandir(val_dir / wnid) if e.is_file() and is_image_name(e.name)]
     return sorted(entries, key=lambda entry: (entry[0].rsplit("/", 1)[-1], entry[0]))
 
 
@@ -144,7 +153,8 @@ def _devkit_file(devkit: Path, name: str) -> Path:
     for path in (devkit / "data" / name, devkit / name):
         if path.is_file():
             return path
-    raise UserError(f"no {name} in devkit '{devkit}' (expected {devkit / 'data' / name})")
+    raise UserError(f"no {name} in devkit '{devkit}' (expected {devkit / 'data' / name}; with "
+                    "make, LISTS_ARGS='--devkit DIR' names another devkit folder)")
 
 
 def _devkit_wnids(meta: Path) -> dict[int, str]:
@@ -167,7 +177,11 @@ def whole_lists(imagenet: Path, train_list: Path | None = None, val_list: Path |
         raise UserError(f"no ILSVRC-2012 at '{imagenet}' (expected train/<wnid>/*.JPEG and "
                         "val/*.JPEG in it)")
     train = read_list(train_list) if train_list else train_entries(train_dir)
-    return train, _val_entries(imagenet, class_wnids(train), val_list, devkit)
+    val = _val_entries(imagenet, class_wnids(train), val_list, devkit)
+    if not val:
+        raise UserError(f"no validation images in '{val_dir}' (expected the 50,000 "
+                        "ILSVRC2012_val_*.JPEG, or val/<wnid>/ folders)")
+    return train, val
 
 
 def _val_entries(imagenet: Path, wnids: Sequence[str], val_list: Path | None,
@@ -182,8 +196,10 @@ def _val_entries(imagenet: Path, wnids: Sequence[str], val_list: Path | None,
         return val_from_devkit(val_dir, devkit, wnids)
     if (imagenet / "val.txt").is_file():
         return sorted(read_list(imagenet / "val.txt"))
-    raise UserError(f"no validation labels for '{val_dir}': pass --val-list (Caffe's val.txt) "
-                    "or --devkit (ILSVRC2012_devkit_t12)")
+    raise UserError(f"no validation labels for '{val_dir}': put the devkit at "
+                    f"{imagenet / 'ILSVRC2012_devkit_t12'}/data/ (meta.mat and "
+                    "ILSVRC2012_validation_ground_truth.txt), or with make pass "
+                    "LISTS_ARGS='--devkit DIR' or LISTS_ARGS='--val-list val.txt' (Caffe's)")
 
 
 def _found(path: Path) -> Path | None:
