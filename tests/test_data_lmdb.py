@@ -177,3 +177,29 @@ def test_benchmark_runs(tmp_path: Path) -> None:
     result = run_bench(tmp_path, images=12, rounds=1, workers=2)
     assert result.max_pixel_diff <= 1 and result.caffe_s > 0 and result.ours_s > 0
     assert "images/s" in result.lines()[0] and result.lines()[2].startswith("ratio: ")
+
+
+def test_leftovers_of_dead_writers_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from transferability.caffe_io import temporary_sibling
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    host = socket.gethostname()
+    stale = tmp_path / f".whole.lmdb.tmp-{host}-{dead.pid}-1"
+    (stale / "lmdb").mkdir(parents=True)
+    live = tmp_path / f".whole.lmdb.tmp-{host}-{os.getpid()}-1"
+    live.mkdir()
+    other = tmp_path / f".whole.lmdb.tmp-another-node-{dead.pid}-1"
+    other.mkdir()
+    script = ("import sys; from transferability.caffe_io import temporary_sibling; "
+              "print(temporary_sibling(sys.argv[1]))")
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "whole.lmdb")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert not stale.exists() and live.exists() and other.exists()
+    assert proc.stderr.count("\n") == 1 and str(stale) in proc.stderr
+    assert temporary_sibling(tmp_path / "whole.lmdb").name.startswith(f".whole.lmdb.tmp-{host}-")

@@ -20,6 +20,7 @@ import importlib.util
 import os
 import re
 import shutil
+import socket
 import sys
 import tempfile
 import threading
@@ -248,10 +249,46 @@ def write_mean(path: Path, mean: np.ndarray) -> Path:
 
 
 # --- files written whole or not at all ---------------------------------------------------------
+_TMP_OWNER = re.compile(r"^(?P<host>.+)-(?P<pid>\d+)-\d+$")
+
+
 def temporary_sibling(path: Path) -> Path:
-    """Where a file or folder is written before it is renamed to `path` (same file system)."""
+    """Where a file or folder is written before it is renamed to `path` (same file system).
+    Such leftovers of dead processes of this machine (a SIGKILL mid-write; up to hundreds of GB
+    for an ImageNet LMDB) are removed first, each with one line."""
     path = Path(path)
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    host = socket.gethostname()
+    _remove_dead_siblings(path, host)
+    return path.with_name(f".{path.name}.tmp-{host}-{os.getpid()}-{threading.get_ident()}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_dead_siblings(path: Path, host: str) -> None:
+    prefix = f".{path.name}.tmp-"
+    try:
+        entries = [e for e in path.parent.iterdir() if e.name.startswith(prefix)]
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        owner = _TMP_OWNER.match(entry.name[len(prefix):])
+        # another machine's (a shared file system) or a live process's: not ours to remove
+        if not owner or owner["host"] != host or _alive(int(owner["pid"])):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        print(f"removed {entry}, left by a process ({owner['pid']}) that died while writing it",
+              file=sys.stderr)
 
 
 @contextlib.contextmanager
