@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from transferability import plan
-from transferability.results import compare, findings, tables
+from transferability.results import compare, tables
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,11 +35,9 @@ def run(args: argparse.Namespace) -> int:
     pool = pooling(args.dataset, args.halves)
     acc, _ = tables.accuracies(runs, args.dataset)
     nets = compare.net_rows(runs, args.all)
-    spread = findings.noise(acc)
+    spread, found, controls = compare.judged(acc)
     derived = compare.derived_rows(acc, pool, spread)
-    found = compare.finding_rows(findings.findings(acc, spread), spread)
-    print(compare.report(args.dataset, nets, derived, pool, found, spread,
-                         findings.controls(acc)))
+    print(compare.report(args.dataset, nets, derived, pool, found, spread, controls))
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         derived_path = args.out.with_name(f"{args.out.stem}_derived.csv")

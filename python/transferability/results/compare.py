@@ -79,6 +79,14 @@ def control_lines(found: Sequence[findings.Control]) -> list[str]:
     return out
 
 
+def judged(acc: Mapping[str, float],
+           ) -> tuple[float | None, list[dict[str, Cell]], list[findings.Control]]:
+    """What the accuracies say of the paper: the seed noise, the findings' rows, the controls."""
+    spread = findings.noise(acc)
+    return (spread, finding_rows(findings.findings(acc, spread), spread),
+            findings.controls(acc))
+
+
 def noise_line(spread: float | None) -> str:
     if spread is None:
         return ("Noise: unknown (no seed replicates of split0's baseB: train baseB-seed1 and "

@@ -154,10 +154,9 @@ class Study:
 def study(runs_dir: Path, dataset: str) -> Study:
     runs, _ = results.scan(runs_dir, dataset)
     acc, unfinished = results.accuracies(runs, dataset)
-    spread = findings.noise(acc)
-    found = compare.finding_rows(findings.findings(acc, spread), spread)
+    spread, found, controls = compare.judged(acc)
     return Study(runs_dir, dataset, runs, acc, unfinished, pooling(dataset, None), spread,
-                 found, findings.controls(acc))
+                 found, controls)
 
 
 def page(st: Study) -> str:
