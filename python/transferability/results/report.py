@@ -83,7 +83,8 @@ def settings(dataset: str) -> list[tuple[str, str]]:
     convs = "-".join(str(c.num_output) for c in profile.convs)
     rows = [
         ("network", f"CaffeNet layer sequence, conv {convs}, fc {profile.fc[0]}-{profile.fc[1]}-"
-                    f"{profile.classes}, crop {profile.crop}"),
+                    f"{profile.classes}, crop {profile.crop} of {profile.image} (random in "
+                    "training, with mirroring)"),
         ("solver", f"SGD momentum {standard.momentum}, base_lr {standard.base_lr}, lr x "
                    f"{standard.gamma} every {standard.stepsize} iterations, {standard.max_iter} "
                    f"iterations, batch {profile.train_batch}"),
