@@ -22,10 +22,11 @@ import lmdb
 from transferability.caffe_io import temporary_sibling
 from transferability.errors import UserError
 
-COMMIT_EVERY = 1000  # as convert_imageset
+COMMIT_EVERY = 1000  # records, as convert_imageset; or COMMIT_BYTES, whichever comes first
+COMMIT_BYTES = 32 << 20  # a transaction's pages stay resident until it commits
 # written (or read) through one mapping before it is dropped; LMDB_REOPEN_BYTES is for the
 # benchmark that measures the resident memory without it (bench/data.py)
-REOPEN_BYTES = int(os.environ.get("LMDB_REOPEN_BYTES", 256 << 20))
+REOPEN_BYTES = int(os.environ.get("LMDB_REOPEN_BYTES", 128 << 20))
 
 
 class LmdbWriter:
@@ -38,6 +39,7 @@ class LmdbWriter:
         self.tmp = temporary_sibling(self.path)
         self.map_size = map_size
         self.batch: list[tuple[bytes, bytes]] = []
+        self.batch_bytes = 0
         self.count = 0
         self.mapped = 0  # bytes written through the current mapping
 
@@ -53,7 +55,8 @@ class LmdbWriter:
 
     def put(self, key: bytes, value: bytes) -> None:
         self.batch.append((key, value))
-        if len(self.batch) >= COMMIT_EVERY:
+        self.batch_bytes += len(key) + len(value)
+        if len(self.batch) >= COMMIT_EVERY or self.batch_bytes >= COMMIT_BYTES:
             self._commit()
 
     def _commit(self) -> None:
@@ -67,8 +70,8 @@ class LmdbWriter:
                 self.map_size *= 2
                 self.env.set_mapsize(self.map_size)
         self.count += len(self.batch)
-        self.mapped += sum(len(key) + len(value) for key, value in self.batch)
-        self.batch = []
+        self.mapped += self.batch_bytes
+        self.batch, self.batch_bytes = [], 0
         if self.mapped >= REOPEN_BYTES:  # drop the written pages from the resident set
             self.env.close()
             self._open()
