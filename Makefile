@@ -32,10 +32,16 @@ FT        ?=
 PER_CLASS ?= 10
 GPU       ?=
 JOBS_DEMO ?= 2
+# Snapshots kept per run (the newest whole ones; `all`: the paper's every 10,000 iterations), and
+# space to leave free beyond what `make data` or a run writes (checked before either starts).
+KEEP_SNAPSHOTS ?= 2
+DISK_MARGIN ?= 0
+export DISK_MARGIN
 TRANSFERABILITY := $(VENV)/bin/transferability
 # OpenBLAS threads fight each other under make -j; one per run is also what keeps CPU runs exact.
 TRAIN = OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(TRANSFERABILITY) train --runs $(RUNS) \
-	--data $(DATA) $(if $(ITERS),--iters $(ITERS)) $(if $(GPU),--gpu $(GPU))
+	--data $(DATA) $(if $(ITERS),--iters $(ITERS)) $(if $(GPU),--gpu $(GPU)) \
+	--keep-snapshots '$(KEEP_SNAPSHOTS)' --disk-margin '$(DISK_MARGIN)'
 
 # Bad input stops make with one line: "Makefile:NN: *** <what is wrong>.  Stop."
 require = $(if $(1),,$(error $(2)))
@@ -154,6 +160,7 @@ check-plan:
 slurm: check-plan check-args caffe setup ## PLAN=paper|figure2|demo: one Slurm job per network, transfers after their bases [SBATCH_ARGS=.. DRY_RUN=1]
 	@$(TRANSFERABILITY) slurm $(PLAN_ARGS) --data $(DATA) $(if $(ITERS),--iters $(ITERS)) \
 	  $(if $(GPU),--gpu) $(if $(IMAGENET),--make-var IMAGENET=$(IMAGENET)) \
+	  $(foreach v,KEEP_SNAPSHOTS DISK_MARGIN ENCODED SKIP_BAD_IMAGES,$(if $(filter command line,$(origin $(v))),--make-var $(v)=$($(v)))) \
 	  --sbatch-args=$(call shell_quote,$(SBATCH_ARGS)) $(if $(DRY_RUN),--dry-run)
 
 status: check-plan setup ## PLAN=paper|figure2|demo: each network finished (top-1), running, waiting or failed

@@ -5,7 +5,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from transferability.bench.data import run_bench
+from transferability.bench.data import run_bench, run_format_bench
 from transferability.data.script import parser, run
 
 
@@ -16,7 +16,16 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="build_lmdb.py --workers (default: the CPU count)")
     p.add_argument("--dir", type=Path, help="work folder to keep (default: a temporary one)")
+    p.add_argument("--formats", action="store_true",
+                   help="instead: raw against encoded records (bytes, build rate, peak RSS, "
+                        "images/s out of Caffe's Data layer)")
     args = p.parse_args()
+    if args.formats:
+        print(f"{os.cpu_count()} CPUs; {args.images} generated 500x375 JPEGs at 256x256")
+        with tempfile.TemporaryDirectory(prefix="bench-formats-") as tmp:
+            for result in run_format_bench(args.dir or Path(tmp), args.images, args.workers):
+                print(result.line())
+        return 0
     print(f"{os.cpu_count()} CPUs; {args.images} generated 500x375 JPEGs, resized to 256x256")
     with tempfile.TemporaryDirectory(prefix="bench-data-") as tmp:
         result = run_bench(args.dir or Path(tmp), args.images, args.rounds, args.workers)

@@ -3,7 +3,10 @@
 # Expects PY (the venv's python) and CAFFE_HOME (bench-data only); uses DATA, DATASET, IMAGENET
 # and FASHION_MNIST, with the defaults below when the top Makefile leaves them unset.
 # Own knobs: WORDNET (WordNet 3.0 dict folder), DATA_RESIZE (256), DATA_WORKERS (CPU count),
-# LISTS_ARGS (more make_lists.py arguments, e.g. --val-list /path/to/caffe/val.txt).
+# LISTS_ARGS (more make_lists.py arguments, e.g. --val-list /path/to/caffe/val.txt),
+# ENCODED=1 (ImageNet records as JPEG, decoded by Caffe's data layer; default raw, as the paper),
+# SKIP_BAD_IMAGES=1 (leave out unreadable or truncated images, listed in whole_*/skipped.txt;
+# default: such an image stops the build), DISK_MARGIN (space to leave free, e.g. 50G).
 #
 # Layout, for D = fashion-mnist or imagenet and NAME = whole, half0A..half3B, halfnatmanA/B and
 # reduced0001..reduced1300 (the first N training images of each class):
@@ -85,26 +88,39 @@ $(FASHION_MNIST_STAMPS) &:
 data_wn_source = test -e "$(WORDNET)/data.noun" \
 	  || $(if $(DATA_WN_GIVEN),{ echo "error: no WordNet at WORDNET=$(WORDNET) (expected data.noun)" >&2; exit 2; },$(call data_apt,wordnet-base,$(WORDNET)))
 
-$(IN_DATA)/lists.done:
+# The lists are made again whenever a folder they come from changes (a file added or removed:
+# the folder's time changes); make_lists.py rewrites only a list whose content changed, and the
+# LMDBs depend on the lists themselves, so only a real change rebuilds them.
+IN_SOURCES := $(if $(IMAGENET),$(wildcard $(IMAGENET)/train $(IMAGENET)/val $(IMAGENET)/train/n*/ \
+  $(IMAGENET)/val/n*/ $(IMAGENET)/val.txt $(IMAGENET)/ILSVRC2012_devkit_t12/data/*))
+IN_LISTS := $(IN_DATA)/whole_train/files.txt $(IN_DATA)/whole_valid/files.txt
+
+$(IN_DATA)/lists.done: $(IN_SOURCES)
 	@test -n "$(IMAGENET)" || { echo "error: pass IMAGENET=/path/to/ILSVRC2012 (the folder with train/ and val/)" >&2; exit 2; }
 	$(PY) $(DATA_PREP)/make_lists.py "$(IMAGENET)" --out $(IN_DATA) $(LISTS_ARGS)
 	@touch $@
+$(IN_LISTS): $(IN_DATA)/lists.done ;
 
-$(IN_DATA)/splits.done: $(IN_DATA)/lists.done
+$(IN_DATA)/splits.done: $(IN_LISTS)
 	@$(data_wn_source)
 	$(PY) $(DATA_PREP)/make_splits.py --train $(IN_DATA)/whole_train/files.txt \
 	  --val $(IN_DATA)/whole_valid/files.txt --out $(IN_DATA) --wordnet "$(WORDNET)"
 	@touch $@
 
-# Each train LMDB's mean image is computed while the LMDB is written (no second pass).
-DATA_BUILD_LMDB = $(PY) $(DATA_PREP)/build_lmdb.py --force --resize $(DATA_RESIZE) --workers $(DATA_WORKERS)
-data_derive = $(PY) $(DATA_PREP)/derive_lmdb.py --force $(IN_DATA)/whole_$(1)/files.txt $(IN_DATA)/whole_$(1)/lmdb
+# Before it writes, each LMDB step checks that the LMDBs this call still builds fit (one line and
+# exit 2 if not). Each train LMDB's mean image is computed while the LMDB is written.
+data_space = --space-plan $(IN_DATA) --goals '$(or $(MAKECMDGOALS),data)'
+DATA_BUILD_LMDB = $(PY) $(DATA_PREP)/build_lmdb.py --force --resize $(DATA_RESIZE) --workers $(DATA_WORKERS) \
+  $(if $(filter 1,$(ENCODED)),--encoded) $(if $(filter 1,$(SKIP_BAD_IMAGES)),--skip-bad) \
+  --report $(@D)/skipped.txt $(data_space)
+data_derive = $(PY) $(DATA_PREP)/derive_lmdb.py --force $(IN_DATA)/whole_$(1)/files.txt $(IN_DATA)/whole_$(1)/lmdb \
+  --skipped $(IN_DATA)/whole_$(1)/skipped.txt $(data_space)
 
-$(IN_DATA)/whole_train/lmdb.done: $(IN_DATA)/lists.done
+$(IN_DATA)/whole_train/lmdb.done: $(IN_DATA)/whole_train/files.txt
 	$(DATA_BUILD_LMDB) "$(IMAGENET)/train" $(@D)/files.txt $(@D)/lmdb --mean $(@D)/mean.binaryproto
 	@touch $@
 
-$(IN_DATA)/whole_valid/lmdb.done: $(IN_DATA)/lists.done
+$(IN_DATA)/whole_valid/lmdb.done: $(IN_DATA)/whole_valid/files.txt
 	$(DATA_BUILD_LMDB) "$(IMAGENET)/val" $(@D)/files.txt $(@D)/lmdb
 	@touch $@
 

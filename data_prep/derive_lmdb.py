@@ -7,8 +7,10 @@ The result equals build_lmdb.py run on LIST: same keys, pixels, labels from LIST
 from pathlib import Path
 
 from transferability.data.derive import derive
+from transferability.data.disk_plan import measured_record_bytes
 from transferability.data.lists import read_list
-from transferability.data.script import parser, run
+from transferability.data.lmdb_build import read_report
+from transferability.data.script import check_space, parser, run, space_arguments
 
 
 def main() -> int:
@@ -19,13 +21,22 @@ def main() -> int:
     p.add_argument("db", type=Path, help="LMDB folder to create")
     p.add_argument("--mean", type=Path, metavar="OUT",
                    help="also write the mean image (as compute_mean.py DB OUT) in the same pass")
+    p.add_argument("--skipped", type=Path, metavar="REPORT",
+                   help="build_lmdb.py --report of SOURCE_DB: leave its images out (if it exists)")
+    space_arguments(p)
     p.add_argument("--force", action="store_true", help="replace DB if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args()
+    if args.space_plan:
+        check_space(args, measured_record_bytes(args.source_db))
     entries = read_list(args.list)
+    left_out = read_report(args.skipped) if args.skipped else set()
+    kept = [entry for entry in entries if entry[0] not in left_out]
     derive(read_list(args.source_list), args.source_db, entries, args.db, force=args.force,
-           progress=not args.quiet, mean=args.mean)
-    print(f"{args.db}: {len(entries)} images")
+           progress=not args.quiet, mean=args.mean, left_out=left_out)
+    gone = len(entries) - len(kept)
+    print(f"{args.db}: {len(kept)} images"
+          f"{f', {gone} left out as in {args.skipped}' if gone else ''}")
     return 0
 
 

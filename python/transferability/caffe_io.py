@@ -291,14 +291,19 @@ def _remove_dead_siblings(path: Path, host: str) -> None:
               file=sys.stderr)
 
 
+FILE_MODE = 0o644  # every file the project writes: readable by all, whatever the umask
+
+
 @contextlib.contextmanager
 def replacing(path: Path) -> Iterator[Path]:
-    """`with replacing(path) as tmp:` write tmp; it becomes `path` on success, else is removed."""
+    """`with replacing(path) as tmp:` write tmp; it becomes `path` (mode 0644) on success, else
+    is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_sibling(path)
     try:
         yield tmp
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

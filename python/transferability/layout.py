@@ -74,8 +74,9 @@ def final_model(runs: Path, dataset: str, net: Net) -> Path:
     return run_dir(runs, dataset, net) / FINAL
 
 
-def write_started(folder: Path, settings: dict) -> None:
-    (Path(folder) / RUN_JSON).write_text(json.dumps(settings) + "\n")
+def started_text(settings: dict) -> str:
+    """run.json's text."""
+    return json.dumps(settings) + "\n"
 
 
 def settings(dataset: str, key: str, iters: int | None) -> dict:

@@ -7,6 +7,7 @@ median of each is reported, and the two databases are checked to hold the same r
 from __future__ import annotations
 
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -107,3 +108,84 @@ def run_bench(folder: Path, images: int = 1000, rounds: int = 3, workers: int = 
     ours_s, ours_cpu = (statistics.median(x) for x in zip(*ours_runs, strict=True))
     return BenchResult(images, caffe_s, ours_s, workers, largest_difference(db_c, db_p),
                        caffe_cpu, ours_cpu)
+
+
+# --- raw against encoded records (make data ENCODED=1) -----------------------------------------
+DATA_LAYER_BATCH = 256  # the paper's training batch, cropped to 227 and mirrored as in training
+
+
+@dataclass
+class FormatResult:
+    name: str
+    images: int
+    record_bytes: float
+    build_s: float
+    peak_rss_kb: int
+    layer_ms: float  # caffe time: one batch out of the Data layer
+
+    def line(self) -> str:
+        rate, rss = self.images / self.build_s, self.peak_rss_kb / 1024
+        return (f"{self.name:8s} {self.record_bytes:10,.0f} B a record; built at {rate:5.0f} "
+                f"images/s (peak RSS {rss:.0f} MiB); Caffe's Data layer: "
+                f"{DATA_LAYER_BATCH / self.layer_ms * 1000:5.0f} images/s "
+                f"({self.layer_ms:.0f} ms a batch of {DATA_LAYER_BATCH})")
+
+
+def _peak(command: list[str], env: dict | None = None) -> tuple[float, int]:
+    """Wall seconds and peak resident set (kB) of one command, from its own rusage."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, env={**os.environ, "OPENBLAS_NUM_THREADS": "1",
+                                          **(env or {})},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if status != 0:
+        raise UserError(f"{Path(command[1]).name} failed: {proc.stderr.read().decode()[-500:]}")
+    return elapsed, usage.ru_maxrss
+
+
+def data_layer_ms(db: Path, mean: Path, folder: Path, iterations: int = 40) -> float:
+    """`caffe time` of a net that is only the paper's TRAIN Data layer (and a Silence layer)."""
+    from google.protobuf import text_format
+
+    from transferability.caffe_io import caffe_pb2
+
+    net = caffe_pb2.NetParameter(name="data_only")
+    data = net.layer.add(name="data", type="Data", top=["data", "label"])
+    data.transform_param.mirror, data.transform_param.crop_size = True, 227
+    data.transform_param.mean_file = str(mean)
+    data.data_param.source, data.data_param.batch_size = str(db), DATA_LAYER_BATCH
+    data.data_param.backend = caffe_pb2.DataParameter.LMDB
+    net.layer.add(name="silence", type="Silence", bottom=["data", "label"])
+    path = folder / f"{db.name}.prototxt"
+    path.write_text(text_format.MessageToString(net))
+    proc = subprocess.run([str(caffe_tool("caffe")), "time", "-model", str(path),
+                           "-iterations", str(iterations)], capture_output=True, text=True,
+                          env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    found = re.search(r"Average Forward pass: ([\d.]+) ms", proc.stderr)
+    if proc.returncode != 0 or not found:
+        raise UserError(f"caffe time failed: {proc.stderr.strip()[-500:]}")
+    return float(found[1])
+
+
+def run_format_bench(folder: Path, images: int = 2000, workers: int = 2) -> list[FormatResult]:
+    """Raw and encoded builds of the same generated 500x375 JPEGs at 256x256, each read back
+    by Caffe's Data layer; and the raw build again with one mapping for the whole LMDB (the
+    builder's resident memory before REOPEN_BYTES)."""
+    from transferability.data.lmdb_io import entry_count
+
+    names = write_jpegs(folder / "img", images)
+    write_list(folder / "list.txt", [(name, i % 1000) for i, name in enumerate(names)])
+    results = []
+    for name, flags, env in (("raw", [], None), ("encoded", ["--encoded"], None),
+                             ("raw, one mapping", [], {"LMDB_REOPEN_BYTES": str(1 << 50)})):
+        db = folder / name.split(",")[0].replace(" ", "_")
+        shutil.rmtree(db, ignore_errors=True)
+        mean = folder / f"{db.name}.mean"
+        seconds, rss = _peak([sys.executable, str(SCRIPT), str(folder / "img"),
+                              str(folder / "list.txt"), str(db), "--resize=256",
+                              f"--workers={workers}", "--quiet", "--mean", str(mean), *flags], env)
+        record = (db / "data.mdb").stat().st_size / entry_count(db)
+        layer = data_layer_ms(db, mean, folder) if env is None else float("nan")
+        results.append(FormatResult(name, images, record, seconds, rss, layer))
+    return results

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from transferability.caffe_io import relabel_datum, temporary_sibling, write_mean
 from transferability.data.lists import Entry
-from transferability.data.lmdb_io import LmdbWriter, open_reader
+from transferability.data.lmdb_io import REOPEN_BYTES, LmdbWriter, open_reader
 from transferability.data.mean import MeanAccumulator, compute_mean
 from transferability.data.progress import bar
 from transferability.errors import UserError
@@ -21,9 +21,10 @@ from transferability.errors import UserError
 
 def derive(source_entries: Sequence[Entry], source_db: str | Path, entries: Sequence[Entry],
            db: str | Path, *, force: bool = False, progress: bool = True,
-           mean: str | Path | None = None) -> None:
+           mean: str | Path | None = None, left_out: Collection[str] = ()) -> None:
     """Write `db` for `entries` from `source_db`, which was built from `source_entries`, and
-    its mean image to `mean` when given."""
+    its mean image to `mean` when given. Images in `left_out` (skipped when the source was built)
+    are left out; the other keys keep their list line, as build's do."""
     if list(entries) == list(source_entries):
         _link(source_db, db, force)
         if mean:
@@ -31,13 +32,15 @@ def derive(source_entries: Sequence[Entry], source_db: str | Path, entries: Sequ
         return
     accumulator = MeanAccumulator(f"'{db}'") if mean else None
     index = {path: i for i, (path, _) in enumerate(source_entries)}
-    env = open_reader(source_db)
-    try:
-        with env.begin(buffers=True) as txn, LmdbWriter(db, force=force) as writer:
+    with LmdbWriter(db, force=force) as writer:
+        source = _Source(source_db)
+        try:
             for n, (path, label) in enumerate(bar(entries, progress, Path(db).name), 1):
+                if path in left_out:
+                    continue
                 if path not in index:
                     raise UserError(f"list line {n}: '{path}' is not in the source list")
-                value = txn.get(f"{index[path]:08d}_{path}".encode())
+                value = source.get(f"{index[path]:08d}_{path}".encode())
                 if value is None:
                     raise UserError(f"list line {n}: '{path}' is not in '{source_db}' "
                                     "(built with --skip-bad?)")
@@ -45,10 +48,32 @@ def derive(source_entries: Sequence[Entry], source_db: str | Path, entries: Sequ
                 writer.put(f"{n - 1:08d}_{path}".encode(), record)
                 if accumulator:
                     accumulator.add(record)
-    finally:
-        env.close()
+        finally:
+            source.close()
     if accumulator:
         write_mean(mean, accumulator.mean())
+
+
+class _Source:
+    """Records read by key, through a mapping renewed every REOPEN_BYTES (see lmdb_io)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = path
+        self.env = open_reader(path)
+        self.mapped = 0
+
+    def get(self, key: bytes) -> bytes | None:
+        if self.mapped >= REOPEN_BYTES:
+            self.env.close()
+            self.env = open_reader(self.path)
+            self.mapped = 0
+        with self.env.begin() as txn:
+            value = txn.get(key)
+        self.mapped += len(value) if value else 0
+        return value
+
+    def close(self) -> None:
+        self.env.close()
 
 
 def _link(source_db: str | Path, db: str | Path, force: bool) -> None:

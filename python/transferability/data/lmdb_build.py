@@ -2,7 +2,8 @@
 
 Same output as `convert_imageset [--resize_height H --resize_width W] [--encoded] ROOT LIST DB`:
 keys `%08d_<path>` with the list's line index, OpenCV's imread (BGR) and resize (INTER_LINEAR),
-raw uint8 CHW Datum. Unlike it, an unreadable image is an error unless `skip_bad` is set.
+raw uint8 CHW Datum. Unlike it, an unreadable image is an error unless `skip_bad` is set, and so
+is a truncated JPEG or PNG, which OpenCV decodes grey-filled with only libjpeg's warning.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from transferability.caffe_io import encode_encoded_datum, encode_raw_datum, write_mean
+from transferability.caffe_io import (
+    encode_encoded_datum,
+    encode_raw_datum,
+    write_mean,
+    write_text,
+)
 from transferability.data.lists import Entry
 from transferability.data.lmdb_io import LmdbWriter
 from transferability.data.mean import MeanAccumulator
@@ -27,12 +33,55 @@ from transferability.errors import UserError
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # we report unreadable images
 
 
+class BadImage(str):
+    """Why an image was not stored: the loader's answer in place of a record."""
+
+
 def image_datum(path: str, label: int, size: tuple[int, int] | None, encoded: bool) -> bytes | None:
     """The serialized Datum of one image, or None when OpenCV cannot read it."""
+    value = checked_datum(path, label, size, encoded)
+    return None if isinstance(value, BadImage) else value
+
+
+def checked_datum(path: str, label: int, size: tuple[int, int] | None,
+                  encoded: bool) -> bytes | BadImage:
+    """The serialized Datum of one image, or why there is none."""
     try:
-        return _image_datum(path, label, size, encoded)
+        problem = cut_short(path)
+        if problem:
+            return BadImage(problem)
+        value = _image_datum(path, label, size, encoded)
     except cv2.error:
-        return None
+        value = None
+    except OSError as err:
+        return BadImage(err.strerror or str(err))
+    return BadImage("OpenCV cannot decode it") if value is None else value
+
+
+_JPEG, _PNG = b"\xff\xd8", b"\x89PNG\r\n\x1a\n"
+_TAIL = 1 << 16
+
+
+def cut_short(path: str) -> str | None:
+    """Why a JPEG or PNG file ends before its image does, or None. In a JPEG, 0xFF in the coded
+    data is always followed by 0x00 or a restart marker, so the end-of-image marker (FFD9) can only
+    follow the last start-of-scan (FFDA) when the file is whole; a thumbnail's own markers come
+    before the main image's scan. A PNG ends with its IEND chunk (trailing bytes allowed)."""
+    with open(path, "rb") as file:
+        head = file.read(8)
+        file.seek(0, os.SEEK_END)
+        size = file.tell()
+        if head.startswith(_JPEG):
+            file.seek(0)
+            data = file.read()
+            scan = data.rfind(b"\xff\xda")
+            if scan < 0 or data.rfind(b"\xff\xd9") < scan:
+                return "truncated JPEG (no end-of-image marker after its last scan)"
+        elif head == _PNG:
+            file.seek(max(0, size - _TAIL))
+            if b"IEND" not in file.read():
+                return "truncated PNG (no IEND chunk)"
+    return None
 
 
 def _image_datum(path: str, label: int, size: tuple[int, int] | None,
@@ -83,30 +132,38 @@ def missing_files(root: str, entries: Sequence[Entry]) -> Iterator[tuple[int, st
             yield n, path
 
 
+SKIP_HINT = "pass SKIP_BAD_IMAGES=1 to make data (--skip-bad) to leave such images out"
+STALE_HINT = ("; the folder changed after the list was made? make data lists it again when a "
+              "folder changes (or remove DATA/imagenet/lists.done)")
+
+
 def build(root: str | Path, entries: Sequence[Entry], db: str | Path, *,
           size: tuple[int, int] | None = (256, 256), workers: int = 2, encoded: bool = False,
           skip_bad: bool = False, force: bool = False, progress: bool = True,
-          mean: str | Path | None = None) -> list[int]:
+          mean: str | Path | None = None) -> list[tuple[int, str]]:
     """Write the LMDB (and its mean image to `mean`, in the same pass, when given).
 
-    Returns the (1-based) list lines skipped as unreadable (skip_bad only).
+    Returns the (1-based) list lines skipped as unreadable or cut short, each with why
+    (skip_bad only).
     """
     root = os.path.join(str(root), "")  # convert_imageset concatenates ROOT and the path
     keep_freed_memory()
-    skipped: list[int] = []
+    skipped: list[tuple[int, str]] = []
     if not skip_bad:
         for n, path in missing_files(root, entries):
-            raise UserError(f"cannot read image '{path}' (list line {n}): no such file")
+            raise UserError(f"cannot read image '{root + path}' (list line {n}): no such file"
+                            f"{STALE_HINT}")
     accumulator = MeanAccumulator(f"'{db}'") if mean else None
     with LmdbWriter(db, force=force) as writer:
         load = _loader(root, size, encoded)
         values = ordered_map(load, entries, workers)
         rows = bar(zip(entries, values, strict=True), progress, Path(db).name, total=len(entries))
         for n, ((path, _), value) in enumerate(rows, 1):
-            if value is None:
+            if isinstance(value, BadImage):
                 if not skip_bad:
-                    raise UserError(f"cannot read image '{path}' (list line {n})")
-                skipped.append(n)
+                    raise UserError(f"cannot read image '{root + path}' (list line {n}): "
+                                    f"{value}; {SKIP_HINT}")
+                skipped.append((n, str(value)))
                 continue
             writer.put(f"{n - 1:08d}_{path}".encode(), value)
             if accumulator:
@@ -116,10 +173,26 @@ def build(root: str | Path, entries: Sequence[Entry], db: str | Path, *,
     return skipped
 
 
+def write_report(path: str | Path, skipped: Sequence[tuple[str, str]]) -> None:
+    """The skipped images, `path<TAB>why` a line; no file when there were none."""
+    if skipped:
+        write_text(Path(path), "".join(f"{name}\t{why}\n" for name, why in skipped))
+    else:
+        Path(path).unlink(missing_ok=True)
+
+
+def read_report(path: str | Path) -> set[str]:
+    """The image paths of a write_report file (none when it does not exist)."""
+    path = Path(path)
+    if not path.is_file():
+        return set()
+    return {line.split("\t", 1)[0] for line in path.read_text().splitlines() if line}
+
+
 def _loader(root: str, size: tuple[int, int] | None,
-            encoded: bool) -> Callable[[Entry], bytes | None]:
-    def load(entry: Entry) -> bytes | None:
-        return image_datum(root + entry[0], entry[1], size, encoded)
+            encoded: bool) -> Callable[[Entry], bytes | BadImage]:
+    def load(entry: Entry) -> bytes | BadImage:
+        return checked_datum(root + entry[0], entry[1], size, encoded)
     return load
 
 

@@ -3,6 +3,11 @@
 The writer maps the file writable (MDB_WRITEMAP: no copy of every page through malloc, a third
 of the time for 256x256 images); LMDB then grows the file to the whole map size, so on closing
 it is cut back to the pages in use (readers never look past the last page).
+
+Every page written through the map stays in the process's resident set until it is unmapped, so
+an ImageNet build would grow to hundreds of GB of RSS and trip a cluster's memory limit: the
+writer closes and reopens its environment every REOPEN_BYTES, and readers that stream a whole
+database do the same (`iter_values`).
 """
 
 from __future__ import annotations
@@ -17,7 +22,11 @@ import lmdb
 from transferability.caffe_io import temporary_sibling
 from transferability.errors import UserError
 
-COMMIT_EVERY = 1000  # as convert_imageset
+COMMIT_EVERY = 1000  # records, as convert_imageset; or COMMIT_BYTES, whichever comes first
+COMMIT_BYTES = 32 << 20  # a transaction's pages stay resident until it commits
+# written (or read) through one mapping before it is dropped; LMDB_REOPEN_BYTES is for the
+# benchmark that measures the resident memory without it (bench/data.py)
+REOPEN_BYTES = int(os.environ.get("LMDB_REOPEN_BYTES", 128 << 20))
 
 
 class LmdbWriter:
@@ -30,17 +39,24 @@ class LmdbWriter:
         self.tmp = temporary_sibling(self.path)
         self.map_size = map_size
         self.batch: list[tuple[bytes, bytes]] = []
+        self.batch_bytes = 0
         self.count = 0
+        self.mapped = 0  # bytes written through the current mapping
 
     def __enter__(self) -> LmdbWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(self.tmp, ignore_errors=True)
-        self.env = lmdb.open(str(self.tmp), map_size=self.map_size, subdir=True, writemap=True)
+        self._open()
         return self
+
+    def _open(self) -> None:
+        self.env = lmdb.open(str(self.tmp), map_size=self.map_size, subdir=True, writemap=True)
+        self.mapped = 0
 
     def put(self, key: bytes, value: bytes) -> None:
         self.batch.append((key, value))
-        if len(self.batch) >= COMMIT_EVERY:
+        self.batch_bytes += len(key) + len(value)
+        if len(self.batch) >= COMMIT_EVERY or self.batch_bytes >= COMMIT_BYTES:
             self._commit()
 
     def _commit(self) -> None:
@@ -54,7 +70,11 @@ class LmdbWriter:
                 self.map_size *= 2
                 self.env.set_mapsize(self.map_size)
         self.count += len(self.batch)
-        self.batch = []
+        self.mapped += self.batch_bytes
+        self.batch, self.batch_bytes = [], 0
+        if self.mapped >= REOPEN_BYTES:  # drop the written pages from the resident set
+            self.env.close()
+            self._open()
 
     def __exit__(self, kind, error, traceback) -> None:
         used = None  # bytes in use once complete; None on any failure
@@ -81,14 +101,30 @@ def open_reader(path: str | Path, readahead: bool = True) -> lmdb.Environment:
 
 
 def iter_values(path: str | Path, readahead: bool = True) -> Iterator[bytes]:
-    """Every value in key order (the order Caffe's data layer and compute_image_mean read)."""
-    env = open_reader(path, readahead)
-    try:
-        with env.begin(buffers=True) as txn:
-            for _, value in txn.cursor():
-                yield value
-    finally:
-        env.close()
+    """Every value in key order (the order Caffe's data layer and compute_image_mean read),
+    through a mapping renewed every REOPEN_BYTES."""
+    after: bytes | None = None
+    while True:
+        env = open_reader(path, readahead)
+        try:
+            with env.begin(buffers=True) as txn:
+                cursor = txn.cursor()
+                found = cursor.set_range(after) if after is not None else cursor.first()
+                if found and after is not None and bytes(cursor.key()) == after:
+                    found = cursor.next()
+                mapped = 0
+                while found:
+                    value = cursor.value()
+                    mapped += len(value)
+                    yield bytes(value)
+                    if mapped >= REOPEN_BYTES:
+                        after = bytes(cursor.key())
+                        break
+                    found = cursor.next()
+                else:
+                    return
+        finally:
+            env.close()
 
 
 def entry_count(path: str | Path) -> int:

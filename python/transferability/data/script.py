@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,22 @@ class Parser(argparse.ArgumentParser):
 
 def parser(script: str, description: str) -> Parser:
     return Parser(prog=Path(script).name, description=description)
+
+
+def space_arguments(p: argparse.ArgumentParser) -> None:
+    """--space-plan and --goals: check that this make call's LMDBs fit before writing any."""
+    p.add_argument("--space-plan", type=Path, metavar="DIR",
+                   help="DATA/imagenet: first check that every LMDB still to build there for "
+                        "--goals fits (less DISK_MARGIN); one line and exit 2 if not")
+    p.add_argument("--goals", default="data", help="make's goals, one argument (default: data)")
+
+
+def check_space(args: argparse.Namespace, record: float) -> None:
+    from transferability.data.disk_plan import check_data_space
+    from transferability.disk import parse_size
+
+    check_data_space(args.space_plan, record, args.goals.split(),
+                     parse_size(os.environ.get("DISK_MARGIN")), getattr(args, "encoded", False))
 
 
 def run(prog: str, main: Callable[[], int | None]) -> None:

@@ -41,6 +41,7 @@ class Profile:
     fc_bias: float               # constant bias of fc6 and fc7 (fc8's is 0)
     pool_after: tuple[int, ...] = (1, 2, 5)
     norm_after: tuple[int, ...] = (1, 2)
+    channels: int = 3            # of the input images
 
 
 # The paper's CaffeNet (docs/PAPER.md, "Architecture").
@@ -98,9 +99,27 @@ FASHION_MNIST = Profile(
     weight_filler=("xavier", 0.0, 0.0),
     scale=1 / 256,
     fc_bias=0.0,
+    channels=1,
 )
 
 PROFILES = {"imagenet": IMAGENET, "fashion-mnist": FASHION_MNIST}
+
+
+def parameter_count(p: Profile) -> int:
+    """Learnable floats of the net (weights and biases): a .caffemodel holds 4 bytes of each, and
+    a .solverstate as many again (SGD's momentum history)."""
+    side, channels, count = p.crop, p.channels, 0
+    for i, c in enumerate(p.convs, 1):
+        side = (side + 2 * c.pad - c.kernel) // c.stride + 1
+        count += c.num_output * (channels // c.group) * c.kernel ** 2 + c.num_output
+        channels = c.num_output
+        if i in p.pool_after:  # 3x3 stride 2; Caffe rounds pooled sizes up
+            side = -(-(side - 3) // 2) + 1
+    inputs = channels * side * side
+    for width in (*p.fc, p.classes):
+        count += inputs * width + width
+        inputs = width
+    return count
 
 
 def _params(layer: caffe_pb2.LayerParameter, frozen: bool) -> None:

@@ -11,7 +11,6 @@ import ctypes
 import fcntl
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,13 +22,17 @@ from google.protobuf.message import DecodeError
 from transferability import caffe_io, layout, plan
 from transferability.caffe_env import REPO_ROOT, caffe_tool, tool_environment
 from transferability.caffe_io import caffe_pb2
+from transferability.data.lmdb_io import entry_count
+from transferability.disk import check_free, human
 from transferability.errors import UserError
+from transferability.nets.caffenet import PROFILES, parameter_count
 from transferability.nets.solver import shorten
 from transferability.nets.transplant import transplant
 from transferability.plan import Net
 
 FINAL = layout.FINAL
-KEEP_SNAPSHOTS = 2
+KEEP_SNAPSHOTS = 2  # the newest two whole snapshots: one to resume from, one if that is cut
+PRUNE_EVERY = 60.0  # seconds between looks for snapshots to prune while Caffe trains
 PR_SET_PDEATHSIG = 1  # prctl(2)
 _STATE = re.compile(r"^snapshot_iter_(\d+)\.solverstate$")
 
@@ -44,14 +47,25 @@ def _link(target: Path, link: Path) -> None:
     link.symlink_to(target.resolve())
 
 
-def _solver_text(dataset: str, net: Net, iters: int | None, gpu: bool) -> str:
+def _solver(dataset: str, net: Net, iters: int | None, gpu: bool = False,
+            val_batches: int | None = None):
+    """The SolverParameter a run folder runs: ITERS shortens it, and then tests no more batches
+    than the validation set holds (`val_batches`; a fake or small set need not be read 50 times)."""
     source = REPO_ROOT / "solvers" / dataset / net.group / f"{net.name}.prototxt"
     s = text_format.Parse(source.read_text(), caffe_pb2.SolverParameter())
     if iters is not None:
         s = shorten(s, iters)
+        if val_batches:
+            s.test_iter[:] = [min(n, val_batches) for n in s.test_iter]
     if gpu:
         s.solver_mode = caffe_pb2.SolverParameter.GPU
-    return text_format.MessageToString(s)
+    return s
+
+
+def _val_batches(val_lmdb: Path, train_val: Path) -> int:
+    """Batches of the TEST data layer's size that cover the validation LMDB once."""
+    layer = caffe_io.data_layer(caffe_io.read_prototxt(train_val))
+    return -(-entry_count(val_lmdb) // layer.data_param.batch_size)
 
 
 def check_settings(folder: Path, settings: dict) -> None:
@@ -73,14 +87,15 @@ def prepare(runs: Path, data: Path, dataset: str, net: Net, iters: int | None = 
                             f"DATASET={dataset}`{stale if stamp.exists() else ''}")
     settings = layout.settings(dataset, net.key, iters)
     check_settings(folder, settings)
-    solver_text = _solver_text(dataset, net, iters, gpu)
+    train_val = REPO_ROOT / "prototxt" / dataset / net.group / f"{net.name}.prototxt"
+    val_lmdb = layout.data_paths(data, dataset, net)["val_lmdb"]
+    solver = _solver(dataset, net, iters, gpu, _val_batches(val_lmdb, train_val))
     folder.mkdir(parents=True, exist_ok=True)
     for name, path in layout.data_paths(data, dataset, net).items():
         _link(path, folder / name)
-    shutil.copyfile(REPO_ROOT / "prototxt" / dataset / net.group / f"{net.name}.prototxt",
-                    folder / "train_val.prototxt")
-    (folder / "solver.prototxt").write_text(solver_text)
-    layout.write_started(folder, settings)
+    caffe_io.copy_file(train_val, folder / "train_val.prototxt")
+    caffe_io.write_text(folder / "solver.prototxt", text_format.MessageToString(solver))
+    caffe_io.write_text(folder / layout.RUN_JSON, layout.started_text(settings))
     return folder
 
 
@@ -95,11 +110,25 @@ def newest_state(folder: Path) -> tuple[int, Path] | None:
     return states[-1] if states else None
 
 
+_WHOLE: dict[tuple, bool] = {}  # (path, sizes, mtimes) -> verdict: pruning looks every minute
+
+
 def _is_whole(state: Path) -> bool:
     """A .solverstate that parses, whose .caffemodel parses, with one history blob of the same
     size per weight blob: SIGKILL or a full disk while Caffe writes a snapshot (in place, not
     atomically) leaves a cut file, and Caffe aborts on it at every later resume."""
     model = state.with_suffix(".caffemodel")
+    try:
+        key = tuple((str(p), st.st_size, st.st_mtime_ns) for p in (state, model)
+                    if (st := p.stat()))
+    except OSError:
+        return False
+    if key not in _WHOLE:
+        _WHOLE[key] = _parses_whole(state, model)
+    return _WHOLE[key]
+
+
+def _parses_whole(state: Path, model: Path) -> bool:
     solver_state, net = caffe_pb2.SolverState(), caffe_pb2.NetParameter()
     try:
         solver_state.ParseFromString(state.read_bytes())
@@ -126,13 +155,40 @@ def whole_state(folder: Path) -> tuple[int, Path] | None:
     return None
 
 
-def prune_snapshots(folder: Path, keep: int = KEEP_SNAPSHOTS) -> None:
-    """Keep the newest `keep` whole snapshots (state and weights), so there is always one to
-    fall back to; the final model is a copy and stays."""
+def prune_snapshots(folder: Path, keep: int | None = KEEP_SNAPSHOTS) -> None:
+    """Keep the newest `keep` whole snapshots (state and weights; None keeps all), so there is
+    always one to fall back to; anything newer (being written) stays too, and so does the final
+    model, a copy."""
+    if keep is None:
+        return
     whole = [(i, state) for i, state in _states(folder) if _is_whole(state)]
     for _, state in whole[:-keep] if keep > 0 else []:
         for path in (state, state.with_suffix(".caffemodel")):
             path.unlink(missing_ok=True)
+
+
+def snapshot_need(dataset: str, net: Net, solver, start: int, keep: int | None) -> tuple[int, str]:
+    """Bytes a run writes from iteration `start` on, with snapshots pruned to `keep` (None: all),
+    and how they add up: each snapshot is the weights (.caffemodel) and as much solver state."""
+    weights = 4 * parameter_count(PROFILES[dataset])
+    every = solver.snapshot or solver.max_iter
+    points = set(range(every, solver.max_iter + 1, every)) | {solver.max_iter}  # Caffe's last
+    coming = sum(1 for point in points if point > start)
+    held = coming if keep is None else min(coming, keep + 1)  # one more while it is written
+    need = held * 2 * weights + weights  # and final.caffemodel
+    if net.source is not None and start == 0:
+        need += weights  # init.caffemodel, at most the whole net
+    return need, f"{held} snapshots of {human(2 * weights)} and the final model"
+
+
+def check_space(folder: Path, dataset: str, net: Net, iters: int | None, keep: int | None,
+                margin: int, label: str) -> None:
+    """One line, before anything is written, when the run's snapshots will not fit."""
+    reached = newest_state(folder) if folder.is_dir() else None
+    need, parts = snapshot_need(dataset, net, _solver(dataset, net, iters),
+                                reached[0] if reached else 0, keep)
+    fewer = "KEEP_SNAPSHOTS=2 or " if keep is None or keep > KEEP_SNAPSHOTS else ""
+    check_free(folder, need, f"{label} ({parts})", margin, f"{fewer}choose another RUNS")
 
 
 def max_iter(folder: Path) -> int:
@@ -167,6 +223,26 @@ def source_model(runs: Path, dataset: str, net: Net, iters: int | None) -> Path 
     return folder / FINAL
 
 
+# What one base net costs on the paper's own set-up (docs/PAPER.md): a 2014 K20 GPU.
+PAPER_DAYS_PER_NET = {"imagenet": "about 9.5 days on the paper's K20 GPU"}
+
+
+def base_notice(runs: Path, dataset: str, key: str, iters: int | None) -> str | None:
+    """For a transfer whose base is not trained yet: the line that says make will train the
+    base first, and for how long."""
+    net = plan.find(key)
+    if net.source is None:
+        return None
+    base = plan.find(net.source_key)
+    if (run_dir(runs, dataset, base) / FINAL).exists():
+        return None
+    solver = _solver(dataset, base, iters)
+    cost = PAPER_DAYS_PER_NET.get(dataset) if iters is None else None
+    return (f"{dataset}/{key} needs {dataset}/{base.key}, which is not trained yet: training "
+            f"it first ({solver.max_iter:,} iterations{f', {cost}' if cost else ''}), then "
+            f"{key}")
+
+
 def _source_weights(source: Path | None, net: Net, folder: Path) -> Path | None:
     """The init .caffemodel of a transfer: the source base net's first n layers."""
     if source is None:
@@ -187,8 +263,10 @@ def _hang_up_with_parent(parent: int):
     return arm
 
 
-def _run_caffe(cmd: list[str], folder: Path, resume_iter: int | None) -> int:
-    """Run caffe with its log appended to train.log. Ctrl-C: Caffe snapshots, then stops."""
+def _run_caffe(cmd: list[str], folder: Path, resume_iter: int | None,
+               keep: int | None = KEEP_SNAPSHOTS) -> int:
+    """Run caffe with its log appended to train.log, pruning its snapshots to `keep` as it goes.
+    Ctrl-C: Caffe snapshots, then stops."""
     env = tool_environment()
     env.pop("CAFFE_RESUME_ITER", None)
     if resume_iter is not None:  # read by the project's deterministic-resume patch to Caffe
@@ -204,7 +282,11 @@ def _run_caffe(cmd: list[str], folder: Path, resume_iter: int | None) -> int:
 
         previous = signal.signal(signal.SIGINT, stop)
         try:
-            return proc.wait()
+            while True:
+                try:
+                    return proc.wait(timeout=PRUNE_EVERY)
+                except subprocess.TimeoutExpired:
+                    prune_snapshots(folder, keep)
         finally:
             signal.signal(signal.SIGINT, previous)
 
@@ -286,14 +368,17 @@ def run_lock(folder: Path, label: str, wait: bool = True):
 
 
 def train(runs: Path, data: Path, dataset: str, key: str, iters: int | None = None,
-          gpu: str | None = None, wait: bool = True) -> Path:
-    """Train one network of the plan to its end, resuming where a previous run stopped."""
+          gpu: str | None = None, wait: bool = True, keep: int | None = KEEP_SNAPSHOTS,
+          disk_margin: int = 0) -> Path:
+    """Train one network of the plan to its end, resuming where a previous run stopped; keep
+    the newest `keep` snapshots (None: every one) and stop first if they would not fit with
+    `disk_margin` bytes left free."""
     if iters is not None and iters < 1:
         raise UserError(f"ITERS must be a positive integer, not {iters}")
     net = plan.find(key)
     label = f"{dataset}/{key}"
     try:
-        return _train(runs, data, dataset, net, label, iters, gpu, wait)
+        return _train(runs, data, dataset, net, label, iters, gpu, wait, keep, disk_margin)
     except OSError as err:  # a read-only or full file system, a folder not ours
         where = f" ({err.filename})" if err.filename else ""
         raise UserError(f"{label}: {err.strerror or err}{where}; free space or make RUNS "
@@ -301,9 +386,10 @@ def train(runs: Path, data: Path, dataset: str, key: str, iters: int | None = No
 
 
 def _train(runs: Path, data: Path, dataset: str, net: Net, label: str, iters: int | None,
-           gpu: str | None, wait: bool) -> Path:
+           gpu: str | None, wait: bool, keep: int | None, disk_margin: int) -> Path:
     folder = run_dir(runs, dataset, net)
-    # every check before anything is written: settings, a finished run, the source, the GPU
+    # every check before anything is written: settings, a finished run, the source, the GPU,
+    # the disk
     check_settings(folder, layout.settings(dataset, net.key, iters))
     if (folder / FINAL).exists():
         print(f"{label}: finished already ({folder / FINAL})")
@@ -311,6 +397,7 @@ def _train(runs: Path, data: Path, dataset: str, net: Net, label: str, iters: in
     source = source_model(runs, dataset, net, iters)
     if gpu:
         check_gpu_build()
+    check_space(folder, dataset, net, iters, keep, disk_margin, label)
     with run_lock(folder, label, wait):
         if (folder / FINAL).exists():  # finished by the process we waited for
             print(f"{label}: finished already ({folder / FINAL})")
@@ -324,11 +411,12 @@ def _train(runs: Path, data: Path, dataset: str, net: Net, label: str, iters: in
             where = f"GPU {device}" if device else "CPU"
             print(f"{label}: training on the {where} {how} (log: {folder / 'train.log'})",
                   flush=True)
-            code = _run_caffe(cmd, folder, state[0] if state else None)
-        return _finish(folder, dataset, net.key, code)
+            code = _run_caffe(cmd, folder, state[0] if state else None, keep)
+        return _finish(folder, dataset, net.key, code, keep)
 
 
-def _finish(folder: Path, dataset: str, key: str, code: int) -> Path:
+def _finish(folder: Path, dataset: str, key: str, code: int,
+            keep: int | None = KEEP_SNAPSHOTS) -> Path:
     end = max_iter(folder)
     snapshot = folder / f"snapshot_iter_{end}.caffemodel"
     if code != 0 or not snapshot.exists():
@@ -337,14 +425,14 @@ def _finish(folder: Path, dataset: str, key: str, code: int) -> Path:
         hint = "run again to resume" if code == 0 else last_error(folder / "train.log")
         raise UserError(f"{dataset}/{key}: caffe {where} (exit {code}): {hint}; "
                         f"log: {folder}/train.log")
-    tmp = folder / f".{FINAL}.tmp"
     try:
-        shutil.copyfile(snapshot, tmp)
-        os.replace(tmp, folder / FINAL)
+        caffe_io.copy_file(snapshot, folder / FINAL)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
         raise UserError(f"{dataset}/{key}: could not write {folder / FINAL} ({err.strerror}); "
                         "free space or fix permissions, then run again") from None
-    prune_snapshots(folder)
+    prune_snapshots(folder, keep)
+    for path in folder.iterdir():  # Caffe's own files (snapshots, the log) follow its umask
+        if path.is_file() and not path.is_symlink():
+            path.chmod(caffe_io.FILE_MODE)
     print(f"{dataset}/{key}: finished, {folder / FINAL}", file=sys.stderr)
     return folder / FINAL
