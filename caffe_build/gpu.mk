@@ -10,7 +10,8 @@
 CUDA_HOME ?=
 CUDA_RELEASE := $(if $(CUDA_HOME),$(shell "$(CUDA_HOME)/bin/nvcc" --version 2>/dev/null | sed -n 's/.*release \([0-9.]*\),.*/\1/p'))
 CAFFE_CUDA_HOME ?= $(CURDIR)/.caffe-cuda$(CUDA_RELEASE)
-CAFFE_CUDA_ROOT ?= $(or $(CUDA_HOME),/usr)
+# the toolkit's real path: /usr/local/cuda and /usr/local/cuda-13.0 are one build, not two
+CAFFE_CUDA_ROOT ?= $(if $(CUDA_HOME),$(or $(realpath $(CUDA_HOME)),$(CUDA_HOME)),/usr)
 # empty: build.sh's choice, Volta (11.8 only), Ampere (A100, A10/RTX 30), Ada (L4/L40/RTX 40),
 # Hopper (H100/H200) and, where the toolkit has them, Blackwell (sm_100, sm_120), PTX for the newest
 CUDA_ARCHS ?=
@@ -33,7 +34,7 @@ docker-check: ## replay the Dockerfile in a debootstrapped Debian 12 (as root; n
 #                        BUNDLE_CUDA_HOME (built first when missing) and split 0's Fashion-MNIST
 # make gpu-bundle-check  the tarball's libraries: nothing outside it but the system's and the host's CUDA
 # make gpu-check         the bundle's gpu-check.sh here, into GPU_CHECK_OUT (needs a GPU: else exit 3)
-BUNDLE_CUDA_HOME ?= $(or $(CUDA_HOME),/usr/local/cuda)
+BUNDLE_CUDA_HOME ?= $(or $(realpath $(or $(CUDA_HOME),/usr/local/cuda)),$(CUDA_HOME),/usr/local/cuda)
 BUNDLE_RELEASE := $(shell "$(BUNDLE_CUDA_HOME)/bin/nvcc" --version 2>/dev/null | sed -n 's/.*release \([0-9.]*\),.*/\1/p')
 BUNDLE_CAFFE ?= $(CURDIR)/.caffe-cuda$(BUNDLE_RELEASE)
 GPU_BUNDLE ?= $(CURDIR)/dist/caffe-cuda-bundle.tar.gz

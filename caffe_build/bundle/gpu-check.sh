@@ -130,7 +130,8 @@ if [ -z "$CPU_ONLY" ]; then
   if "$CAFFE" device_query "${DEVICE[@]}" > "$OUT/device_query.log" 2>&1; then
     field() { sed -n "s/.*$1: *//p" "$OUT/device_query.log" | head -n1; }
     driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader -i "$GPU" 2>/dev/null | head -n1)
-    line "device" "$(field Name), compute $(field 'Major revision number').$(field 'Minor revision number'), $(( $(field 'Total global memory') / 1048576 )) MiB, driver ${driver:-unknown}"
+    memory=$(field 'Total global memory' | awk '{printf "%d MiB", $1 / 1048576}')
+    line "device" "$(field Name), compute $(field 'Major revision number').$(field 'Minor revision number'), ${memory:-memory unknown}, driver ${driver:-unknown}"
   else
     bad "device" "caffe device_query failed: $(last_error "$OUT/device_query.log") (device_query.log)"
   fi
