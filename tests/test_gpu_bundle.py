@@ -151,7 +151,7 @@ def test_gpu_check_on_the_cpu_runs_every_check(unpacked: Path, tmp_path: Path) -
                      r"backward [\d.]+ ms, forward-backward [\d.]+ ms, \d+ images/s", summary)
     assert "device-cpu A3B: conv1 conv2 conv3 bit-identical to the init after 20 iterations" \
         in summary
-    assert re.search(r"accuracy +baseA: CPU \(--cpu\) [\d.]+% .*tolerance 3: PASS", summary)
+    assert re.search(r"accuracy +baseA: CPU \(--cpu\) [\d.]+% .*tolerance 5: PASS", summary)
     assert "baseA stopped at iteration 10 and resumed: weights bit-identical" in summary
     assert summary.rstrip().endswith(f"PASS (logs in {out})")
     for run in ("device-cpu/baseA", "device-cpu/A3B", "cpu/baseA", "device-cpu/baseA-resumed"):

@@ -7,7 +7,7 @@
 # 2. caffe time of the paper's CaffeNet at batch 256: forward, backward, images per second;
 # 3. baseA (Fashion-MNIST split 0) and the frozen transfer A3B trained on the GPU and, as the
 #    reference, on the CPU by the same binary: the frozen layers must stay bit-identical to the
-#    init and the GPU's accuracy must be within POINTS (default 3) of the CPU's;
+#    init and the GPU's accuracy must be within POINTS (default 5) of the CPU's;
 # 4. the deterministic resume: baseA stopped halfway and resumed on the GPU must end with the
 #    uninterrupted run's weights, bit for bit; where not, the difference is printed with that
 #    of two uninterrupted GPU runs, which shows whether the GPU itself repeats.
@@ -25,7 +25,8 @@ CAFFE=$BUNDLE/bin/caffe
 usage="usage: gpu-check.sh [--gpu N] [--tolerance POINTS] [--time-iters N] [--cpu] OUT"
 fail() { echo "gpu-check: $*" >&2; exit 2; }
 
-GPU=0; TOLERANCE=3; TIME_ITERS=10; CPU_ONLY=; OUT=
+# 5 points: between the CPU's seed-to-seed range and its rounding-only spread (BENCHMARKS.md)
+GPU=0; TOLERANCE=5; TIME_ITERS=10; CPU_ONLY=; OUT=
 while [ $# -gt 0 ]; do
   case "$1" in
     --gpu) GPU=${2:-}; shift;;
