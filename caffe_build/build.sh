@@ -81,7 +81,7 @@ if [ -n "$NVIDIA" ] && [ ! -e "$NVIDIA/include/cublas_v2.h" ]; then
   esac
 fi
 
-STAMP_WANT="caffe $VERSION $FLAVOUR python=$("$PYTHON" -c 'import sys;print(sys.version.split()[0])') recipe=$(cat "$HERE"/build.sh "$HERE"/patches/*.patch "$HERE"/patches/cuda13/*.patch | md5sum | cut -c1-12)"
+STAMP_WANT="caffe $VERSION $FLAVOUR python=$("$PYTHON" -c 'import sys;print(sys.version.split()[0])') recipe=$(cat "$HERE"/build.sh "$HERE"/patches/*.patch "$HERE"/patches/cuda13/*.patch "$HERE"/patches/no-hdf5/*.patch | md5sum | cut -c1-12)"
 if [ "$FLAVOUR" = cuda ]; then STAMP_WANT="$STAMP_WANT nvcc=$NVCC archs=${CUDA_ARCHS// /,}"; fi
 if [ -n "$WHEELS" ]; then STAMP_WANT="$STAMP_WANT wheels=${CUDA_WHEELS// /,}"; fi
 if [ -f "$CAFFE_HOME/.stamp" ] && [ "$(cat "$CAFFE_HOME/.stamp")" = "$STAMP_WANT" ] \
@@ -167,6 +167,9 @@ for p in "$HERE"/patches/*.patch; do
 done
 if [ "${CUDA_RELEASE%%.*}" = 13 ]; then
   for p in "$HERE"/patches/cuda13/*.patch; do patch -s -d "$SRC" -p1 < "$p"; done
+fi
+if [ -n "$NVIDIA" ]; then  # built with USE_HDF5=OFF (below)
+  for p in "$HERE"/patches/no-hdf5/*.patch; do patch -s -d "$SRC" -p1 < "$p"; done
 fi
 
 # --- configure, build, install -------------------------------------------------
