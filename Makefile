@@ -218,8 +218,8 @@ bench-frozen: caffe setup ## caffe time of the frozen A7B over baseA, ImageNet C
 
 bench: bench-frozen bench-data ## every benchmark of BENCHMARKS.md
 
-lint: setup ## ruff over the package, scripts and tests
-	$(VENV)/bin/ruff check python data_prep tests
+lint: setup ## ruff over the package, scripts (data_prep, caffe_build) and tests
+	$(VENV)/bin/ruff check python data_prep tests caffe_build
 
 # Rules for every network of the plan, generated from plan.py with no venv needed.
 PLAN_MK := $(CURDIR)/.cache/plan.mk

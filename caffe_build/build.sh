@@ -14,8 +14,6 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 VERSION=1.0.0+git20180821.99bd997-8
 UPSTREAM=1.0.0+git20180821.99bd997
 JOBS=${JOBS:-$(nproc)}
-# compute capabilities of the CUDA build: Volta, Ampere, Ada, Hopper
-CUDA_ARCHS=${CUDA_ARCHS:-70 80 86 89 90}
 
 say() { printf '[caffe] %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -30,6 +28,9 @@ trap 'die "caffe_build/build.sh, line $LINENO: \"$BASH_COMMAND\" failed (exit $?
 # auto: CUDA when CUDA_HOME's nvcc, else the nvcc on PATH, counts; otherwise the CPU.
 # cuda: CUDA_HOME's toolkit, else the PATH's when it counts, else Debian's (/usr/bin/nvcc, from the
 # non-free component; install_cuda.sh installs it and its g++-11 when they are missing).
+# An NVIDIA toolkit (CUDA_HOME other than /usr, CUDA 12 or 13) may hold only the compiler and
+# the runtime: cuBLAS and cuRAND then come from NVIDIA's pip wheels, installed into
+# CAFFE_HOME/.cuda-wheels (build.sh's own folder, never the system's).
 toolkit_root() { dirname "$(dirname "$(realpath -m "$1")")"; }
 complete_toolkit() { [ -x "$1" ] && [ -e "$(toolkit_root "$1")/include/cublas_v2.h" ]; }
 path_nvcc() {
@@ -47,8 +48,42 @@ fi
 case "$FLAVOUR" in cpu|cuda) ;; *) die "flavour must be cpu, cuda or auto, not '$FLAVOUR'";; esac
 NVCC=; [ "$FLAVOUR" = cpu ] || NVCC=$(find_nvcc)
 
-STAMP_WANT="caffe $VERSION $FLAVOUR python=$("$PYTHON" -c 'import sys;print(sys.version.split()[0])') recipe=$(cat "$HERE"/build.sh "$HERE"/patches/*.patch | md5sum | cut -c1-12)"
+# --- an NVIDIA toolkit: its release, its architectures, cuBLAS and cuRAND -------------------------
+# Built for carrying (make gpu-bundle): no OpenCV, HDF5 or Python layer, whose libraries would
+# make the closure too big to copy (docs/BUILD_NOTES.md); raw Datum LMDBs need none of them.
+NVIDIA=; CUDA_RELEASE=; WHEELS=
+if [ "$FLAVOUR" = cuda ] && [ "$(toolkit_root "$NVCC")" != /usr ]; then
+  NVIDIA=$(toolkit_root "$NVCC")
+  [ -x "$NVCC" ] || die "no nvcc at $NVCC: CUDA_HOME must be a CUDA toolkit (CUDA_HOME/bin/nvcc)"
+  CUDA_RELEASE=$("$NVCC" --version | sed -n 's/.*release \([0-9]*\.[0-9]*\).*/\1/p')
+  case "$CUDA_RELEASE" in
+    12.*|13.*) ;;
+    *) die "CUDA $CUDA_RELEASE at $NVIDIA: this build supports NVIDIA's CUDA 12 and 13 (and Debian's 11.8 with CUDA_HOME unset)";;
+  esac
+  [ -e "$NVIDIA/include/cuda_runtime.h" ] || die "no cuda_runtime.h in $NVIDIA/include: not a CUDA toolkit"
+fi
+# Ampere, Ada, Hopper and, where the toolkit knows them, Blackwell (sm_100, sm_120); Debian's
+# 11.8 also Volta. PTX for the newest, so that later GPUs compile it at load time.
+if [ "$FLAVOUR" = cuda ] && [ -z "${CUDA_ARCHS:-}" ]; then
+  if [ -n "$NVIDIA" ]; then wanted="80 86 89 90 100 120"; else wanted="70 80 86 89 90"; fi
+  known=$("$NVCC" --list-gpu-arch 2>/dev/null | sed -n 's/^compute_//p' | tr '\n' ' ')
+  CUDA_ARCHS=$(for a in $wanted; do case " $known " in *" $a "*) printf '%s ' "$a";; esac; done)
+  CUDA_ARCHS=${CUDA_ARCHS% }
+  [ -n "$CUDA_ARCHS" ] || CUDA_ARCHS=$wanted  # an nvcc without --list-gpu-arch: trust the list
+fi
+if [ -n "$NVIDIA" ] && [ ! -e "$NVIDIA/include/cublas_v2.h" ]; then
+  WHEELS="$CAFFE_HOME/.cuda-wheels"
+  # the wheels of the toolkit's own release: cuBLAS's version follows CUDA's
+  minor=${CUDA_RELEASE#*.}
+  case "$CUDA_RELEASE" in
+    13.*) CUDA_WHEELS=${CUDA_WHEELS:-nvidia-cublas==13.$minor.* nvidia-curand==10.4.*};;
+    12.*) CUDA_WHEELS=${CUDA_WHEELS:-nvidia-cublas-cu12==12.$minor.* nvidia-curand-cu12==10.3.*};;
+  esac
+fi
+
+STAMP_WANT="caffe $VERSION $FLAVOUR python=$("$PYTHON" -c 'import sys;print(sys.version.split()[0])') recipe=$(cat "$HERE"/build.sh "$HERE"/patches/*.patch "$HERE"/patches/cuda13/*.patch "$HERE"/patches/no-hdf5/*.patch | md5sum | cut -c1-12)"
 if [ "$FLAVOUR" = cuda ]; then STAMP_WANT="$STAMP_WANT nvcc=$NVCC archs=${CUDA_ARCHS// /,}"; fi
+if [ -n "$WHEELS" ]; then STAMP_WANT="$STAMP_WANT wheels=${CUDA_WHEELS// /,}"; fi
 if [ -f "$CAFFE_HOME/.stamp" ] && [ "$(cat "$CAFFE_HOME/.stamp")" = "$STAMP_WANT" ] \
    && [ -x "$CAFFE_HOME/bin/caffe" ]; then
   say "already installed in $CAFFE_HOME ($FLAVOUR)"
@@ -69,9 +104,36 @@ if [ -n "$missing" ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-if [ "$FLAVOUR" = cuda ]; then
-  if [ "$(toolkit_root "$NVCC")" = /usr ]; then bash "$HERE/install_cuda.sh"; fi
+if [ "$FLAVOUR" = cuda ] && [ -z "$NVIDIA" ]; then
+  bash "$HERE/install_cuda.sh"
   complete_toolkit "$NVCC" || die "no complete CUDA toolkit at $NVCC (nvcc and cublas_v2.h); unset CUDA_HOME for Debian's"
+fi
+# Debian's CUDA 11.8 headers in /usr/include would be found before the toolkit's own
+if [ -n "$NVIDIA" ] && [ -e /usr/include/cuda_runtime_api.h ]; then
+  die "Debian's CUDA headers are in /usr/include (nvidia-cuda-dev): they break a CUDA $CUDA_RELEASE build; build on a machine or container without them"
+fi
+CUBLAS_INC=; CURAND_INC=
+if [ -n "$WHEELS" ]; then
+  if [ ! -f "$WHEELS/.done" ] || [ "$(cat "$WHEELS/.done")" != "$CUDA_WHEELS" ]; then
+    say "installing cuBLAS and cuRAND from NVIDIA's wheels into $WHEELS: $CUDA_WHEELS"
+    rm -rf "$WHEELS"
+    # shellcheck disable=SC2086  # the list is words on purpose
+    "$PYTHON" -m pip install -q --no-deps --target "$WHEELS" $CUDA_WHEELS \
+      || die "pip could not install $CUDA_WHEELS into $WHEELS (PyPI unreachable?); or set CUDA_HOME to a toolkit that has cuBLAS"
+    echo "$CUDA_WHEELS" > "$WHEELS/.done"
+  fi
+  find_one() { find "$WHEELS/nvidia" -name "$1" -print -quit; }
+  CUBLAS_INC=$(dirname "$(find_one cublas_v2.h)")
+  CURAND_INC=$(dirname "$(find_one curand.h)")
+  [ -n "$(find_one 'libcublas.so.*')" ] && [ -n "$(find_one 'libcurand.so.*')" ] \
+    && [ -e "$CUBLAS_INC/cublas_v2.h" ] && [ -e "$CURAND_INC/curand.h" ] \
+    || die "the wheels in $WHEELS lack cuBLAS or cuRAND's headers or libraries; remove $WHEELS and retry"
+  # the wheels have no unversioned libcublas.so for the linker to find: one folder with both
+  # names of each library, which CMake then also writes into libcaffe's RPATH
+  rm -rf "$WHEELS/lib" && mkdir -p "$WHEELS/lib"
+  find "$WHEELS/nvidia" -name 'lib*.so.*' | while read -r f; do
+    n=$(basename "$f"); ln -sfn "$f" "$WHEELS/lib/$n"; ln -sfn "$f" "$WHEELS/lib/${n%%.so.*}.so"
+  done
 fi
 
 # --- the source package, through a private apt list ------------------------------
@@ -103,6 +165,12 @@ done < "$SRC/debian/patches/series"
 for p in "$HERE"/patches/*.patch; do
   patch -s -d "$SRC" -p1 < "$p"
 done
+if [ "${CUDA_RELEASE%%.*}" = 13 ]; then
+  for p in "$HERE"/patches/cuda13/*.patch; do patch -s -d "$SRC" -p1 < "$p"; done
+fi
+if [ -n "$NVIDIA" ]; then  # built with USE_HDF5=OFF (below)
+  for p in "$HERE"/patches/no-hdf5/*.patch; do patch -s -d "$SRC" -p1 < "$p"; done
+fi
 
 # --- configure, build, install -------------------------------------------------
 read -r PY_INC PY_LIB < <("$PYTHON" - <<'EOF'
@@ -128,7 +196,19 @@ else
                -DCUDA_ARCH_PTX="${CUDA_ARCHS##* }" -DCUDA_TOOLKIT_ROOT_DIR="$(toolkit_root "$NVCC")"
                -DCUDA_NVCC_EXECUTABLE="$NVCC")
   # nvcc 11.8 refuses gcc 12; Debian's toolkit brings g++-11 for it
-  if command -v g++-11 >/dev/null; then CMAKE_ARGS+=(-DCUDA_HOST_COMPILER=/usr/bin/g++-11); fi
+  if [ -z "$NVIDIA" ] && command -v g++-11 >/dev/null; then
+    CMAKE_ARGS+=(-DCUDA_HOST_COMPILER=/usr/bin/g++-11)
+  fi
+fi
+if [ -n "$NVIDIA" ]; then
+  # --as-needed: CMake links HDF5 whatever USE_HDF5 says; unused, it is then not needed
+  CMAKE_ARGS+=(-DUSE_OPENCV=OFF -DUSE_HDF5=OFF -DBUILD_python_layer=OFF
+               -DCMAKE_SHARED_LINKER_FLAGS=-Wl,--as-needed -DCMAKE_EXE_LINKER_FLAGS=-Wl,--as-needed)
+fi
+if [ -n "$WHEELS" ]; then
+  # the wheels' lib folders join the RPATH through CMAKE_INSTALL_RPATH_USE_LINK_PATH
+  CMAKE_ARGS+=(-DCMAKE_LIBRARY_PATH="$WHEELS/lib" -DCMAKE_CXX_FLAGS="-I$CUBLAS_INC -I$CURAND_INC"
+               -DCUDA_NVCC_FLAGS="-I$CUBLAS_INC;-I$CURAND_INC")
 fi
 BUILD="$WORK/build"
 rm -rf "$BUILD" && mkdir -p "$BUILD"

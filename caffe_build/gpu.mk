@@ -2,23 +2,61 @@
 #
 # make caffe-cuda     Caffe with CUDA (Debian's toolkit, non-free, installed when missing) into
 #                     CAFFE_CUDA_HOME; then use it with CAFFE_HOME=$(CAFFE_CUDA_HOME) (and make setup).
+#                     With CUDA_HOME=/usr/local/cuda-13.0 (an NVIDIA CUDA 12 or 13 toolkit): against
+#                     that toolkit instead, into .caffe-cuda13.0/ (one folder per release).
 # make docker-check   the Dockerfile's steps replayed in a debootstrapped Debian 12 root (no Docker).
 
-# Debian 12's CUDA 11.8 toolkit: nvcc at /usr/bin/nvcc, headers in /usr/include.
-CAFFE_CUDA_HOME ?= $(CURDIR)/.caffe-cuda
-CAFFE_CUDA_ROOT ?= /usr
-# Volta, Ampere (A100, A10/RTX 30), Ada (L4/L40/RTX 40), Hopper (H100, with PTX for later GPUs)
-CUDA_ARCHS ?= 70 80 86 89 90
+# Debian 12's CUDA 11.8 toolkit: nvcc at /usr/bin/nvcc, headers in /usr/include; or CUDA_HOME's.
+CUDA_HOME ?=
+CUDA_RELEASE := $(if $(CUDA_HOME),$(shell "$(CUDA_HOME)/bin/nvcc" --version 2>/dev/null | sed -n 's/.*release \([0-9.]*\),.*/\1/p'))
+CAFFE_CUDA_HOME ?= $(CURDIR)/.caffe-cuda$(CUDA_RELEASE)
+# the toolkit's real path: /usr/local/cuda and /usr/local/cuda-13.0 are one build, not two
+CAFFE_CUDA_ROOT ?= $(if $(CUDA_HOME),$(or $(realpath $(CUDA_HOME)),$(CUDA_HOME)),/usr)
+# empty: build.sh's choice, Volta (11.8 only), Ampere (A100, A10/RTX 30), Ada (L4/L40/RTX 40),
+# Hopper (H100/H200) and, where the toolkit has them, Blackwell (sm_100, sm_120), PTX for the newest
+CUDA_ARCHS ?=
 # docker-check: where the Debian 12 root lives, and the Caffe flavour its image build uses
 DOCKER_CHECK_ROOT ?= /tmp/transferability-docker-check
 FLAVOUR ?= cuda
 
 .PHONY: caffe-cuda docker-check
 
-caffe-cuda: $(VENV)/.stamp ## build Caffe with CUDA (Debian's 11.8 toolkit, sm_70..sm_90) into CAFFE_CUDA_HOME (.caffe-cuda/)
+caffe-cuda: $(VENV)/.stamp ## build Caffe with CUDA (Debian's 11.8, or CUDA_HOME=an NVIDIA 12/13 toolkit) into CAFFE_CUDA_HOME
 	@CUDA_HOME=$(CAFFE_CUDA_ROOT) CUDA_ARCHS="$(CUDA_ARCHS)" JOBS=$${JOBS:-$$(nproc)} \
 	  bash caffe_build/build.sh "$(CAFFE_CUDA_HOME)" "$(PY)" cuda
 	@echo "CUDA build in $(CAFFE_CUDA_HOME): use it with CAFFE_HOME=$(CAFFE_CUDA_HOME) make setup ... GPU=0"
 
 docker-check: ## replay the Dockerfile in a debootstrapped Debian 12 (as root; not in test) [FLAVOUR=cuda|cpu]
 	@bash caffe_build/docker_check.sh "$(CURDIR)" "$(DOCKER_CHECK_ROOT)" $(FLAVOUR)
+
+# --- the GPU bundle: CUDA Caffe to carry to a GPU machine, and its one-command check ---------
+# make gpu-bundle        dist/caffe-cuda-bundle.tar.gz (<= 60 MiB) from the CUDA build of
+#                        BUNDLE_CUDA_HOME (built first when missing) and split 0's Fashion-MNIST
+# make gpu-bundle-check  the tarball's libraries: nothing outside it but the system's and the host's CUDA
+# make gpu-check         the bundle's gpu-check.sh here, into GPU_CHECK_OUT (needs a GPU: else exit 3)
+BUNDLE_CUDA_HOME ?= $(or $(realpath $(or $(CUDA_HOME),/usr/local/cuda)),$(CUDA_HOME),/usr/local/cuda)
+BUNDLE_RELEASE := $(shell "$(BUNDLE_CUDA_HOME)/bin/nvcc" --version 2>/dev/null | sed -n 's/.*release \([0-9.]*\),.*/\1/p')
+BUNDLE_CAFFE ?= $(CURDIR)/.caffe-cuda$(BUNDLE_RELEASE)
+GPU_BUNDLE ?= $(CURDIR)/dist/caffe-cuda-bundle.tar.gz
+GPU_CHECK_OUT ?= $(CURDIR)/runs/gpu-check/$(shell date -u +%Y%m%d-%H%M%S)
+GPU_CHECK_ARGS ?=
+
+.PHONY: gpu-bundle gpu-bundle-check gpu-check
+
+gpu-bundle: $(VENV)/.stamp $(FM_DATA)/half0A.done $(FM_DATA)/half0B.done ## dist/caffe-cuda-bundle.tar.gz (<= 60 MiB): CUDA Caffe, its libraries, the GPU check's nets and data [BUNDLE_CUDA_HOME=/usr/local/cuda]
+	$(call require,$(BUNDLE_RELEASE),no nvcc at BUNDLE_CUDA_HOME=$(BUNDLE_CUDA_HOME) (bin/nvcc): set it (or CUDA_HOME) to a CUDA 12 or 13 toolkit)
+	@$(MAKE) --no-print-directory caffe-cuda CUDA_HOME=$(BUNDLE_CUDA_HOME) CAFFE_CUDA_HOME=$(BUNDLE_CAFFE)
+	@CAFFE_HOME=$(BUNDLE_CAFFE) TRANSFERABILITY=$(TRANSFERABILITY) PYTHON=$(PY) \
+	  bash caffe_build/gpu_bundle.sh "$(BUNDLE_CAFFE)" "$(DATA)" "$(GPU_BUNDLE)"
+
+gpu-bundle-check: ## check the tarball's ELF closure (readelf, ldd with LD_LIBRARY_PATH cleared)
+	$(call require,$(wildcard $(GPU_BUNDLE)),no $(GPU_BUNDLE): make gpu-bundle first)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && tar -xzf "$(GPU_BUNDLE)" -C "$$tmp" \
+	  && bash caffe_build/bundle/closure.sh "$$tmp/caffe-cuda-bundle" \
+	  && echo "$(GPU_BUNDLE): $$(du -m "$(GPU_BUNDLE)" | cut -f1) MiB"
+
+gpu-check: ## run the bundle's gpu-check.sh on this machine's GPU [GPU_CHECK_OUT=.. GPU_CHECK_ARGS=--gpu 1]
+	$(call require,$(wildcard $(GPU_BUNDLE)),no $(GPU_BUNDLE): make gpu-bundle first)
+	@dir=$(CURDIR)/.cache/gpu-bundle && rm -rf "$$dir" && mkdir -p "$$dir" \
+	  && tar -xzf "$(GPU_BUNDLE)" -C "$$dir" \
+	  && "$$dir/caffe-cuda-bundle/gpu-check.sh" $(GPU_CHECK_ARGS) "$(GPU_CHECK_OUT)"

@@ -1,0 +1,43 @@
+"""caffe_build/build.sh's CUDA 12/13 flavour: a CUDA_HOME that is not such a toolkit is refused in
+one line, before anything is written."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from transferability.caffe_env import REPO_ROOT
+
+
+def fake_toolkit(root: Path, release: str | None, runtime_header: bool) -> Path:
+    (root / "bin").mkdir(parents=True)
+    (root / "include").mkdir()
+    if release is not None:
+        nvcc = root / "bin/nvcc"
+        nvcc.write_text("#!/bin/sh\n"
+                        f"echo 'Cuda compilation tools, release {release}, V{release}.1'\n")
+        nvcc.chmod(0o755)
+    if runtime_header:
+        (root / "include/cuda_runtime.h").write_text("")
+    return root
+
+
+@pytest.mark.parametrize("release, header, message", [
+    (None, False, "no nvcc at"),
+    ("11.2", True, "CUDA 11.2 at"),
+    ("13.0", False, "no cuda_runtime.h in"),
+])
+def test_a_cuda_home_that_is_no_cuda_12_or_13_toolkit_is_one_line(
+        tmp_path: Path, release: str | None, header: bool, message: str) -> None:
+    toolkit = fake_toolkit(tmp_path / "cuda", release, header)
+    home = tmp_path / "caffe"
+    proc = subprocess.run(["bash", str(REPO_ROOT / "caffe_build/build.sh"), str(home),
+                           sys.executable, "cuda"], capture_output=True, text=True,
+                          env=dict(os.environ, CUDA_HOME=str(toolkit)))
+    assert proc.returncode != 0
+    assert len(proc.stderr.splitlines()) == 1 and message in proc.stderr, proc.stderr
+    assert not home.exists()
