@@ -96,10 +96,10 @@ as_user() {
 # --- the README's commands -------------------------------------------------------------------
 # "GPU and container": its sh blocks' lines, continuation lines joined, that start with "docker"
 readme_commands() {
-  awk '/^## GPU and container/ {on = 1; next} /^## / {on = 0}
+  cd "$REPO" && awk '/^## GPU and container/ {on = 1; next} /^## / {on = 0}
        on && /^```/ {block = !block; next}
        on && block {line = line $0; if (sub(/\\$/, "", line)) next; print line; line = ""}' \
-    "$REPO/README.md" | sed -E 's/[[:space:]]+/ /g' | grep '^docker ' || true
+    README.md | sed -E 's/[[:space:]]+/ /g' | grep '^docker ' || true
 }
 # the extra certificates reach each `docker build` as a build argument, from the environment
 extra=()
