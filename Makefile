@@ -170,9 +170,10 @@ status: check-plan setup ## PLAN=paper|figure2|demo: each network finished (top-
 $(VENV)/.stamp: pyproject.toml
 	@$(PYTHON3) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
 	  || { echo "error: Python 3.11 is needed (PYTHON3=$(PYTHON3) is $$($(PYTHON3) --version))" >&2; exit 1; }
-	@test -x $(PY) || $(PYTHON3) -m venv $(VENV)
-	@$(PY) -m pip install -q --upgrade pip
-	@$(PY) -m pip install -q -e '.[test]'
+	@test -x $(PY) || $(PYTHON3) -m venv $(VENV) >/dev/null \
+	  || { echo "error: $(PYTHON3) -m venv $(VENV) failed; on Debian: apt-get install python3-venv, then make setup" >&2; exit 1; }
+	@$(PY) -m pip install -q --upgrade pip && $(PY) -m pip install -q -e '.[test]' \
+	  || { echo "error: pip could not install the package into $(VENV) (its error is above); check the network to PyPI (behind a TLS-inspecting proxy: PIP_CERT=/path/to/ca.crt), then make setup" >&2; exit 1; }
 	@touch $@
 
 # Every training target asks for setup, and parallel makes (make -j, Slurm jobs) start Python
@@ -201,13 +202,7 @@ caffe-check: ## check that CAFFE_HOME holds a working Caffe
 TEST_DEBS := wordnet-base dataset-fashion-mnist slurm-wlm munge chromium
 
 test-deps:
-	@missing=$$(for p in $(TEST_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
-	  | grep -q 'ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "installing from Debian for the tests: $$missing"; \
-	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq \
-	    --no-install-recommends $$missing >/dev/null; fi
+	@bash caffe_build/apt_install.sh "make test-deps" $(TEST_DEBS)
 
 test: caffe setup test-deps ## build everything needed, then run the test suite (real Caffe, CPU)
 	@$(MAKE) --no-print-directory caffe-check

@@ -96,14 +96,11 @@ START=$(date +%s)
 DEPS="cmake make g++ patch xz-utils libboost-filesystem-dev libboost-system-dev libboost-thread-dev
       libboost-python-dev libgflags-dev libgoogle-glog-dev libhdf5-dev libleveldb-dev liblmdb-dev
       libopenblas-dev libopencv-dev libprotobuf-dev libprotoc-dev libsnappy-dev protobuf-compiler"
-missing=$(for p in $DEPS; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'ok installed' || echo "$p"; done)
-if [ -n "$missing" ]; then
-  say "installing from Debian: $(echo $missing)"
-  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
-  command -v $SUDO apt-get >/dev/null || die "need root to install: $(echo $missing)"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+if [ -n "${TRANSFERABILITY_SLIM_IMAGE:-}" ]; then
+  say "this slim image has no compilers or -dev packages: building Caffe here installs them from Debian first"
 fi
+# apt_install.sh says what failed and what to do; the trap's line would only repeat it
+bash "$HERE/apt_install.sh" "Caffe's build" $DEPS || exit
 if [ "$FLAVOUR" = cuda ] && [ -z "$NVIDIA" ]; then
   bash "$HERE/install_cuda.sh"
   complete_toolkit "$NVCC" || die "no complete CUDA toolkit at $NVCC (nvcc and cublas_v2.h); unset CUDA_HOME for Debian's"
@@ -149,8 +146,9 @@ orig="$WORK/download/caffe_$UPSTREAM.orig.tar.gz"
 deb="$WORK/download/caffe_$VERSION.debian.tar.xz"
 if [ ! -s "$orig" ] || [ ! -s "$deb" ]; then
   say "fetching the caffe $VERSION source package (bullseye deb-src)"
-  "${APT[@]}" -qq update
-  (cd "$WORK/download" && "${APT[@]}" -qq source --download-only "caffe=$VERSION")
+  fetch_failed="could not fetch caffe's source package from $mirror (bullseye deb-src); check the network, or set DEBIAN_MIRROR to a Debian mirror that has bullseye"
+  "${APT[@]}" -qq update || die "$fetch_failed"
+  (cd "$WORK/download" && "${APT[@]}" -qq source --download-only "caffe=$VERSION") || die "$fetch_failed"
 fi
 
 SRC="$WORK/src"

@@ -4,7 +4,7 @@
 #                     CAFFE_CUDA_HOME; then use it with CAFFE_HOME=$(CAFFE_CUDA_HOME) (and make setup).
 #                     With CUDA_HOME=/usr/local/cuda-13.0 (an NVIDIA CUDA 12 or 13 toolkit): against
 #                     that toolkit instead, into .caffe-cuda13.0/ (one folder per release).
-# make docker-check   the Dockerfile's steps replayed in a debootstrapped Debian 12 root (no Docker).
+# make docker-test    the image built and run by a real Docker engine (root; not in make test).
 
 # Debian 12's CUDA 11.8 toolkit: nvcc at /usr/bin/nvcc, headers in /usr/include; or CUDA_HOME's.
 CUDA_HOME ?=
@@ -15,19 +15,19 @@ CAFFE_CUDA_ROOT ?= $(if $(CUDA_HOME),$(or $(realpath $(CUDA_HOME)),$(CUDA_HOME))
 # empty: build.sh's choice, Volta (11.8 only), Ampere (A100, A10/RTX 30), Ada (L4/L40/RTX 40),
 # Hopper (H100/H200) and, where the toolkit has them, Blackwell (sm_100, sm_120), PTX for the newest
 CUDA_ARCHS ?=
-# docker-check: where the Debian 12 root lives, and the Caffe flavour its image build uses
-DOCKER_CHECK_ROOT ?= /tmp/transferability-docker-check
-FLAVOUR ?= cuda
+# docker-test: which image (cpu or cuda), and a PEM file of extra certificates its builds trust
+FLAVOUR ?= cpu
+EXTRA_CA ?=
 
-.PHONY: caffe-cuda docker-check
+.PHONY: caffe-cuda docker-test
 
 caffe-cuda: $(VENV)/.stamp ## build Caffe with CUDA (Debian's 11.8, or CUDA_HOME=an NVIDIA 12/13 toolkit) into CAFFE_CUDA_HOME
 	@CUDA_HOME=$(CAFFE_CUDA_ROOT) CUDA_ARCHS="$(CUDA_ARCHS)" JOBS=$${JOBS:-$$(nproc)} \
 	  bash caffe_build/build.sh "$(CAFFE_CUDA_HOME)" "$(PY)" cuda
 	@echo "CUDA build in $(CAFFE_CUDA_HOME): use it with CAFFE_HOME=$(CAFFE_CUDA_HOME) make setup ... GPU=0"
 
-docker-check: ## replay the Dockerfile in a debootstrapped Debian 12 (as root; not in test) [FLAVOUR=cuda|cpu]
-	@bash caffe_build/docker_check.sh "$(CURDIR)" "$(DOCKER_CHECK_ROOT)" $(FLAVOUR)
+docker-test: ## build the image with Docker and run the README's docker commands in it (root) [FLAVOUR=cpu|cuda EXTRA_CA=ca.pem]
+	@EXTRA_CA="$(EXTRA_CA)" CUDA_ARCHS="$(CUDA_ARCHS)" bash caffe_build/docker_test.sh "$(CURDIR)" $(FLAVOUR)
 
 # --- the GPU bundle: CUDA Caffe to carry to a GPU machine, and its one-command check ---------
 # make gpu-bundle        dist/caffe-cuda-bundle.tar.gz (<= 60 MiB) from the CUDA build of

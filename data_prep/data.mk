@@ -60,16 +60,9 @@ data: $(DATA_STAMPS) ## build DATASET's LMDBs and means (default fashion-mnist; 
 bench-data: ## time build_lmdb.py against Caffe's convert_imageset on 1000 generated JPEGs
 	CAFFE_HOME="$(CAFFE_HOME)" OPENBLAS_NUM_THREADS=1 $(PY) $(DATA_PREP)/bench_data.py $(BENCH_DATA_ARGS)
 
-# $(call data_apt,PACKAGE,WHAT): install a missing Debian package (as root, else with sudo). A
-# package apt does not know yet is normal on a machine whose lists are old or deleted (images):
-# the first try is quiet, the lists are refreshed, and only the second try's failure is shown.
-data_apt = echo "$(2) missing: installing Debian's $(1)"; \
-  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-  if [ -n "$$sudo" ] && ! command -v sudo >/dev/null; then \
-    echo "error: $(2) missing; as root, run: apt-get install $(1)" >&2; exit 2; fi; \
-  $$sudo apt-get install -y --no-install-recommends $(1) >/dev/null 2>&1 \
-  || { $$sudo apt-get update -q >/dev/null && $$sudo apt-get install -y --no-install-recommends $(1) >/dev/null; } \
-  || { echo "error: $(2) missing and apt-get could not install $(1)" >&2; exit 1; }
+# $(call data_apt,PACKAGE,WHAT): install a missing Debian package; caffe_build/apt_install.sh
+# refreshes apt's lists when the package is not found and says in one line what failed.
+data_apt = bash caffe_build/apt_install.sh "make data ($(2) missing)" $(1)
 
 # --- Fashion-MNIST -----------------------------------------------------------------------------
 # A recipe step, not a phony prerequisite: a phony one would run (and maybe apt-get) on every

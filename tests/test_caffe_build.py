@@ -1,4 +1,5 @@
-"""caffe_build/mirror.sh: Debian's mirror from each layout apt's sources come in."""
+"""caffe_build/mirror.sh: Debian's mirror from each layout apt's sources come in; apt_install.sh:
+one line when a Debian package cannot be installed."""
 
 from __future__ import annotations
 
@@ -59,3 +60,30 @@ def test_build_without_a_mirror_stops_with_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 1
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "set DEBIAN_MIRROR" in errors[0], proc.stderr
+
+
+def apt_install(*packages: str) -> subprocess.CompletedProcess:
+    script = REPO_ROOT / "caffe_build/apt_install.sh"
+    return subprocess.run(["bash", str(script), "make x", *packages],
+                          capture_output=True, text=True)
+
+
+def test_apt_install_does_nothing_when_the_packages_are_there() -> None:
+    proc = apt_install("bash", "make")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+
+
+def test_apt_install_of_an_unknown_package_is_one_line() -> None:
+    """The real apt: the first try fails quietly, the lists are refreshed, and the second try's
+    failure is one line naming the package and apt's reason (never apt's E: lines as they come)."""
+    proc = apt_install("bash", "transferability-no-such-package")
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: make x"), proc.stderr
+    if os.geteuid() == 0:
+        assert proc.returncode == 1
+        assert "could not install transferability-no-such-package" in lines[0]
+        assert "Unable to locate package transferability-no-such-package" in lines[0]
+    else:  # without root: the one line says what to run as root (sudo, when present, may ask)
+        assert proc.returncode in (1, 2)
+        assert "transferability-no-such-package" in lines[0]
+    assert "bash" not in lines[0]  # only what is missing is named
