@@ -76,6 +76,11 @@ def provenance() -> dict[str, str]:
     }
 
 
+def _crop(profile) -> str:
+    where = ", random in training" if profile.crop < profile.image else " (the whole image)"
+    return f"crop {profile.crop} of {profile.image}{where}, mirrored in training"
+
+
 def settings(dataset: str) -> list[tuple[str, str]]:
     """The profile and schedule the runs were generated with, in epochs beside the paper's."""
     profile = caffenet.PROFILES[dataset]
@@ -83,8 +88,7 @@ def settings(dataset: str) -> list[tuple[str, str]]:
     convs = "-".join(str(c.num_output) for c in profile.convs)
     rows = [
         ("network", f"CaffeNet layer sequence, conv {convs}, fc {profile.fc[0]}-{profile.fc[1]}-"
-                    f"{profile.classes}, crop {profile.crop} of {profile.image} (random in "
-                    "training, with mirroring)"),
+                    f"{profile.classes}, {_crop(profile)}"),
         ("solver", f"SGD momentum {standard.momentum}, base_lr {standard.base_lr}, lr x "
                    f"{standard.gamma} every {standard.stepsize} iterations, {standard.max_iter} "
                    f"iterations, batch {profile.train_batch}"),
