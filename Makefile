@@ -67,7 +67,7 @@ help: ## list the targets
 	  $(MAKEFILE_LIST)
 
 .PHONY: check-args base-A base-B transfer random whole reduced figure2 paper figures compare \
-	figures-paper factors prototxt noise report study publish
+	figures-paper factors factors-grid prototxt noise report study publish
 
 # --- the demo: the paper's method end to end, small ----------------------------------------
 demo: ## Fashion-MNIST, split 0: figure 2's nets, baseB's noise, the figure and the report (CPU)
@@ -142,6 +142,15 @@ compare: setup ## this project's results beside the paper's, with the derived qu
 factors: setup ## Azizpour et al.'s study: baseA's layers as linear-SVM features for half B, beside AnB
 	OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(TRANSFERABILITY) factors $(RUNS) $(DATA) \
 	  --dataset $(DATASET) --split $(SPLIT) --out $(FIGURES)/factors $(if $(GPU),--gpu $(GPU))
+
+# ITERS=k runs (tests, trials) never overwrite the committed results/factors.
+FACTORS_OUT ?= $(if $(ITERS),$(RUNS)/factors-results,$(CURDIR)/results/factors)
+FACTORS_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+factors-grid: check-args setup ## Azizpour et al.'s grid: source width x depth, near/middle/far targets (make -j2)
+	@$(MAKE) --no-print-directory $(FACTORS_fashion-mnist) $(DIGITS_STAMP) \
+	  $(FM_DATA)/half0B.done $(FM_DATA)/halfnatmanB.done DATASET=fashion-mnist
+	OPENBLAS_NUM_THREADS=1 $(TRANSFERABILITY) factors-grid $(RUNS) $(DATA) --out $(FACTORS_OUT) \
+	  --jobs $(FACTORS_JOBS)
 
 prototxt: setup ## regenerate every train_val and solver prototxt from the one definition
 	$(TRANSFERABILITY) generate
@@ -230,7 +239,7 @@ include caffe_build/gpu.mk
 CAFFE_PB2 := $(CAFFE_HOME)/lib/python3/dist-packages/caffe/proto/caffe_pb2.py
 $(CAFFE_PB2):
 	@$(MAKE) --no-print-directory caffe
-$(FASHION_MNIST_STAMPS) $(IMAGENET_STAMPS): | $(VENV)/.stamp $(CAFFE_PB2)
+$(FASHION_MNIST_STAMPS) $(IMAGENET_STAMPS) $(DIGITS_STAMP): | $(VENV)/.stamp $(CAFFE_PB2)
 $(IN_DATA)/lists.done: | $(VENV)/.stamp
 data: | $(VENV)/.stamp
 bench-data: caffe setup

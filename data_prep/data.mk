@@ -76,6 +76,14 @@ $(FASHION_MNIST_STAMPS) &:
 	$(PY) $(DATA_PREP)/fashion_mnist.py --source "$(FASHION_MNIST)" --out $(FM_DATA)
 	@touch $(FASHION_MNIST_STAMPS)
 
+# --- the factors grid's far target: scikit-learn's bundled digits (no download) --------------
+DIGITS_STAMP := $(DATA)/digits/digits.done
+.PHONY: data-digits
+data-digits: $(DIGITS_STAMP) ## the factors grid's far target: scikit-learn's digits at 28x28
+$(DIGITS_STAMP):
+	$(PY) $(DATA_PREP)/digits.py --out $(DATA)/digits
+	@touch $@
+
 # --- ImageNet: lists, splits, the two whole LMDBs, everything else copied out of them ----------
 # Checks as recipe steps too (see data_fm_source).
 data_wn_source = test -e "$(WORDNET)/data.noun" \

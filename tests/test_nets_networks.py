@@ -35,7 +35,27 @@ def test_committed_files_equal_a_fresh_generation() -> None:
 def test_plan_sizes() -> None:
     assert len(plan.paper_nets()) == 170
     assert len(plan.figure2_nets("0")) == 30
-    assert len(_committed()) == 2 * 2 * len(plan.all_nets())
+    assert len(_committed()) == 2 * (2 * len(plan.all_nets()) + len(plan.factor_nets()))
+    assert len(plan.factor_sources()) == 3 * 3 + 1
+
+
+def test_factor_sources_vary_width_and_depth() -> None:
+    """The grid's sources: CaffeNet's profile scaled in width, with a conv left out or added."""
+    fm = caffenet.PROFILES["fashion-mnist"]
+    for net in plan.factor_sources():
+        path = REPO_ROOT / "prototxt" / "fashion-mnist" / net.group / f"{net.name}.prototxt"
+        layers = _learnable(_net(path))
+        p = caffenet.variant(fm, net.width, net.depth)
+        assert [layer.name for layer in layers] == list(caffenet.learnable(p))
+        assert len(layers) == net.depth and not any(layer.param[0].lr_mult == 0
+                                                    for layer in layers)
+        convs = [layer.convolution_param.num_output for layer in layers[:-3]]
+        assert convs[0] == round(16 * net.width) and layers[-3].inner_product_param.num_output \
+            == round(128 * net.width)
+        assert layers[-1].inner_product_param.num_output == fm.classes
+    assert caffenet.variant(fm) == fm
+    with pytest.raises(ValueError):
+        caffenet.variant(fm, depth=10)
 
 
 @pytest.mark.parametrize("dataset", plan.DATASETS)
@@ -116,7 +136,9 @@ def test_every_net_initialises_in_pycaffe(tmp_path: Path, dataset: str, shape: t
     import caffe
 
     nets = _distinct_nets(dataset)
-    assert len(nets) == 8  # the nets of a dataset differ only in how many layers are frozen
+    # a dataset's nets differ only in how many layers are frozen; Fashion-MNIST's factors grid
+    # adds 8 sources of other widths and depths
+    assert len(nets) == (16 if dataset == "fashion-mnist" else 8)
     images = np.random.default_rng(0).integers(0, 255, size=(2, *shape), dtype=np.uint8)
     write_datum_lmdb(tmp_path / "train_lmdb", images, [0, 1])
     (tmp_path / "val_lmdb").symlink_to(tmp_path / "train_lmdb")
@@ -127,7 +149,8 @@ def test_every_net_initialises_in_pycaffe(tmp_path: Path, dataset: str, shape: t
         path.write_text(text_format.MessageToString(net))
         with _chdir(tmp_path):
             test_net = caffe.Net(str(path), caffe.TEST)
-            assert test_net.blobs["fc8"].data.shape[1] == caffenet.PROFILES[dataset].classes
+            classifier = _learnable(net)[-1].name
+            assert test_net.blobs[classifier].data.shape[1] == caffenet.PROFILES[dataset].classes
             if i == 0:
                 assert caffe.Net(str(path), caffe.TRAIN).blobs["data"].data.shape[0] > 0
 

@@ -6,7 +6,9 @@ result tables are all generated from it.
 Names: in group `splitS` (S = 0..3) or `natman`, `baseA`/`baseB` are the base nets of half A/B;
 `XnY` copies the first n layers of baseX and trains on half Y with them frozen, `XnY+` fine-tunes
 them. Group `whole` has `base` (all classes) and `randomN` (N random layers frozen); group
-`reduced` has `reducedNNNN` (the first NNNN images of each class).
+`reduced` has `reducedNNNN` (the first NNNN images of each class). Group `factors` (Fashion-MNIST
+only) has the factors grid's sources `wW-dD`: split0's half A learnt by a net of W times the
+scaled CaffeNet's width and D learnable layers (CaffeNet's W = 1, D = 8 is split0/baseA itself).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class Net:
     frozen: bool        # whether those n layers keep lr_mult 0
     reduced: bool       # uses the reduced-data solver numbers
     seed: int = 0       # > 0: a replicate of a base net with another solver seed (noise runs)
+    width: float = 1.0  # times the dataset's CaffeNet widths (factors grid sources)
+    depth: int = 8      # learnable layers (factors grid sources: 7, 8 or 9)
 
     @property
     def key(self) -> str:
@@ -123,6 +127,37 @@ def all_nets() -> list[Net]:
     return nets + whole_nets() + reduced_nets()
 
 
+# The factors grid (Azizpour et al. 2014): sources of three widths and three depths on one half.
+FACTOR_WIDTHS = (0.5, 1.0, 2.0)
+FACTOR_DEPTHS = (7, 8, 9)
+FACTOR_GROUP, FACTOR_HALF = "split0", "A"
+
+
+def factor_name(width: float, depth: int, seed: int = 0) -> str:
+    """`w0.5-d7`, `w2-d9`, `w1-d8-seed1`."""
+    return f"w{width:g}-d{depth}" + (f"-seed{seed}" if seed else "")
+
+
+def factor_source(width: float, depth: int, seed: int = 0) -> Net:
+    """The grid's source of that width, depth and seed: split0/baseA for CaffeNet's own."""
+    if (width, depth, seed) == (1.0, 8, 0):
+        return base_net(FACTOR_GROUP, FACTOR_HALF)
+    data = _half_set(FACTOR_GROUP, FACTOR_HALF)
+    return Net("factors", factor_name(width, depth, seed), data, data, None, 0, False, False,
+               seed, width, depth)
+
+
+def factor_sources() -> list[Net]:
+    """Every source of the grid, CaffeNet's own with a second seed (the grid's noise)."""
+    nets = [factor_source(w, d) for d in FACTOR_DEPTHS for w in FACTOR_WIDTHS]
+    return nets + [factor_source(1.0, 8, NOISE_SEEDS[0])]
+
+
+def factor_nets() -> list[Net]:
+    """The factors grid's own nets (the sources other than split0/baseA)."""
+    return [net for net in factor_sources() if net.group == "factors"]
+
+
 def _in_paper(net: Net) -> bool:
     if net.seed:
         return False
@@ -151,7 +186,7 @@ def figure2_nets(split: str = "0") -> list[Net]:
 
 def find(key: str) -> Net:
     """The net named `group/name`; a user error when the plan has none."""
-    for net in all_nets():
+    for net in all_nets() + factor_nets():
         if net.key == key:
             return net
     raise UserError(f"no network '{key}' in the plan")

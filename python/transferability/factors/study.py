@@ -10,6 +10,7 @@ CSV table and a figure beside AnB's final accuracies from the run folders.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,20 +132,29 @@ def _fresh(path: Path, model: Path, db: Path, pool: int | None, limit: int | Non
             and path.stat().st_mtime_ns >= model.stat().st_mtime_ns)
 
 
-def features_for(st: Study, s: Settings, out: Path) -> dict[str, dict[str, Path]]:
-    """part (train/test) -> layer -> features file; one forward pass per set for all layers,
-    skipped where the files of an earlier run still hold the same features."""
+def layer_features(model: Path, prototxt: Path, sets: dict[str, tuple[Path, int | None]],
+                   layers: Sequence[str], pool: int | None, folder: Path, label: str,
+                   gpu: int | None = None) -> dict[str, dict[str, Path]]:
+    """part -> layer -> features file in `folder`, for each part's (LMDB, image limit): one
+    forward pass per set for all layers, skipped where an earlier run's files still hold the same
+    features."""
 
-    folder = Path(out) / "features" / st.dataset / st.group
     files: dict[str, dict[str, Path]] = {}
-    for part, db, limit in (("train", st.train, s.max_train), ("test", st.test, s.max_test)):
-        files[part] = {layer: folder / f"{layer}_{part}.h5" for layer in s.layers}
+    for part, (db, limit) in sets.items():
+        files[part] = {layer: Path(folder) / f"{layer}_{part}.h5" for layer in layers}
         stale = {layer: path for layer, path in files[part].items()
-                 if not _fresh(path, st.model, db, s.pool, limit)}
+                 if not _fresh(path, model, db, pool, limit)}
         if stale:
-            print(f"{st.group}: features of {', '.join(stale)} for {db}", flush=True)
-            extract(st.model, st.prototxt, db, stale, pool=s.pool, limit=limit, gpu=s.gpu)
+            print(f"{label}: features of {', '.join(stale)} for {db}", flush=True)
+            extract(model, prototxt, db, stale, pool=pool, limit=limit, gpu=gpu)
     return files
+
+
+def features_for(st: Study, s: Settings, out: Path) -> dict[str, dict[str, Path]]:
+    """part (train/test) -> layer -> features file of the study's source and target."""
+    sets = {"train": (st.train, s.max_train), "test": (st.test, s.max_test)}
+    return layer_features(st.model, st.prototxt, sets, s.layers, s.pool,
+                          Path(out) / "features" / st.dataset / st.group, st.group, s.gpu)
 
 
 def svm_rows(st: Study, s: Settings, files: dict[str, dict[str, Path]]) -> list[dict]:

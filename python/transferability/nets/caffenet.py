@@ -7,11 +7,12 @@ layer sequence (conv, relu, pool, norm; pool before LRN, unlike AlexNet) is writ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from transferability.caffe_io import caffe_pb2
 
 LEARNABLE = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
+DEPTH = len(LEARNABLE)  # CaffeNet's learnable layers: five convolutional, three fully connected
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,8 @@ class Conv:
 class Profile:
     """Every size and filler of one dataset's CaffeNet."""
 
-    convs: tuple[Conv, Conv, Conv, Conv, Conv]
-    fc: tuple[int, int]          # fc6, fc7 widths
+    convs: tuple[Conv, ...]      # CaffeNet's five; the factors grid's sources have 4 or 6
+    fc: tuple[int, int]          # the two hidden fully connected layers' widths (fc6, fc7)
     classes: int                 # fc8 outputs in every net of the dataset, halves included
     crop: int                    # square crop of the stored image, random in TRAIN, centre in TEST
     image: int                   # side of the stored (square) image
@@ -104,6 +105,32 @@ FASHION_MNIST = Profile(
 )
 
 PROFILES = {"imagenet": IMAGENET, "fashion-mnist": FASHION_MNIST}
+
+
+def _scaled(units: int, width: float) -> int:
+    return max(2, 2 * round(units * width / 2))  # even: conv2, conv4 and conv5 have 2 groups
+
+
+def variant(p: Profile, width: float = 1.0, depth: int = DEPTH) -> Profile:
+    """The profile with every conv and hidden fc width times `width`, and `depth` learnable
+    layers: one conv fewer (CaffeNet's conv4 left out) or more (a second conv4 after it), for
+    the factors grid's sources (Azizpour et al. 2014 vary width and depth the same way)."""
+    convs = list(p.convs)
+    if depth == DEPTH - 1:
+        del convs[3]
+    elif depth == DEPTH + 1:
+        convs.insert(4, convs[3])
+    elif depth != DEPTH:
+        raise ValueError(f"depth {depth}: only {DEPTH - 1}, {DEPTH} and {DEPTH + 1} are defined")
+    convs = [replace(c, num_output=_scaled(c.num_output, width)) for c in convs]
+    return replace(p, convs=tuple(convs), fc=tuple(_scaled(f, width) for f in p.fc),
+                   pool_after=(1, 2, len(convs)))
+
+
+def learnable(p: Profile) -> tuple[str, ...]:
+    """The learnable layers' names, counted from the input: conv1..convK, then fc(K+1)..fc(K+3)."""
+    k = len(p.convs)
+    return (*(f"conv{i}" for i in range(1, k + 1)), *(f"fc{i}" for i in range(k + 1, k + 4)))
 
 
 def parameter_count(p: Profile) -> int:
@@ -187,15 +214,15 @@ def _conv_block(net, p: Profile, i: int, bottom: str, frozen: bool) -> str:
 
 
 def _fc_block(net, p: Profile, i: int, bottom: str, frozen: bool) -> str:
-    name = f"fc{i}"
+    name, hidden = f"fc{i}", i - len(p.convs) - 1  # 0, 1: fc6, fc7; 2: the classifier, fc8
     layer = _layer(net, name, "InnerProduct", bottom, name)
     _params(layer, frozen)
     ip = layer.inner_product_param
-    ip.num_output = p.fc[i - 6] if i < 8 else p.classes
-    std = p.weight_filler[2] if i < 8 else p.weight_filler[1]
+    ip.num_output = p.fc[hidden] if hidden < 2 else p.classes
+    std = p.weight_filler[2] if hidden < 2 else p.weight_filler[1]
     _filler(ip.weight_filler, p.weight_filler[0], std)
-    ip.bias_filler.type, ip.bias_filler.value = "constant", p.fc_bias if i < 8 else 0.0
-    if i < 8:
+    ip.bias_filler.type, ip.bias_filler.value = "constant", p.fc_bias if hidden < 2 else 0.0
+    if hidden < 2:
         _layer(net, f"relu{i}", "ReLU", name, name)
         drop = _layer(net, f"drop{i}", "Dropout", name, name)
         drop.dropout_param.dropout_ratio = 0.5
@@ -207,10 +234,10 @@ def train_val(profile: Profile, name: str, frozen: int = 0,
     """The train_val net with the first `frozen` learnable layers at lr_mult 0, decay_mult 0."""
     net = caffe_pb2.NetParameter(name=name)
     _data_layers(net, profile, mean_file)
-    top = "data"
-    for i in range(1, 6):
+    top, k = "data", len(profile.convs)
+    for i in range(1, k + 1):
         top = _conv_block(net, profile, i, top, frozen >= i)
-    for i in range(6, 9):
+    for i in range(k + 1, k + 4):
         top = _fc_block(net, profile, i, top, frozen >= i)
     acc = net.layer.add(name="accuracy", type="Accuracy", bottom=[top, "label"], top=["accuracy"])
     acc.include.add(phase=caffe_pb2.TEST)

@@ -23,10 +23,15 @@ def classes_in(dataset: str, data_set: str) -> int:
     return natman.get(data_set, half if data_set.startswith("half") else whole)
 
 
+def profile(dataset: str, net: Net) -> caffenet.Profile:
+    """The dataset's CaffeNet, at the net's width and depth (the factors grid's sources)."""
+    return caffenet.variant(caffenet.PROFILES[dataset], net.width, net.depth)
+
+
 def net_param(dataset: str, net: Net):
     frozen = net.n if net.frozen else 0
     name = f"{dataset}-{net.group}-{net.name}"
-    return caffenet.train_val(caffenet.PROFILES[dataset], name, frozen)
+    return caffenet.train_val(profile(dataset, net), name, frozen)
 
 
 def solver_param(dataset: str, net: Net):
@@ -53,10 +58,16 @@ def files_for(dataset: str, net: Net) -> dict[str, str]:
     }
 
 
+def nets_of(dataset: str) -> list[Net]:
+    """Every net the dataset's plan holds: the paper's plan, and on Fashion-MNIST the factors
+    grid's sources."""
+    return plan.all_nets() + (plan.factor_nets() if dataset == "fashion-mnist" else [])
+
+
 def all_files() -> dict[str, str]:
     files: dict[str, str] = {}
     for dataset in plan.DATASETS:
-        for net in plan.all_nets():
+        for net in nets_of(dataset):
             files.update(files_for(dataset, net))
     return files
 

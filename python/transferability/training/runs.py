@@ -25,7 +25,8 @@ from transferability.caffe_io import caffe_pb2
 from transferability.data.lmdb_io import entry_count
 from transferability.disk import check_free, human
 from transferability.errors import UserError
-from transferability.nets.caffenet import PROFILES, parameter_count
+from transferability.nets.caffenet import parameter_count
+from transferability.nets.generate import profile
 from transferability.nets.solver import shorten
 from transferability.nets.transplant import transplant
 from transferability.plan import Net
@@ -88,6 +89,9 @@ def prepare(runs: Path, data: Path, dataset: str, net: Net, iters: int | None = 
     settings = layout.settings(dataset, net.key, iters)
     check_settings(folder, settings)
     train_val = REPO_ROOT / "prototxt" / dataset / net.group / f"{net.name}.prototxt"
+    if not train_val.is_file():  # the factors grid's sources exist for Fashion-MNIST only
+        raise UserError(f"no {dataset} network '{net.key}' ({train_val} is missing; `make "
+                        "prototxt` writes every generated one)")
     val_lmdb = layout.data_paths(data, dataset, net)["val_lmdb"]
     solver = _solver(dataset, net, iters, gpu, _val_batches(val_lmdb, train_val))
     folder.mkdir(parents=True, exist_ok=True)
@@ -170,7 +174,7 @@ def prune_snapshots(folder: Path, keep: int | None = KEEP_SNAPSHOTS) -> None:
 def snapshot_need(dataset: str, net: Net, solver, start: int, keep: int | None) -> tuple[int, str]:
     """Bytes a run writes from iteration `start` on, with snapshots pruned to `keep` (None: all),
     and how they add up: each snapshot is the weights (.caffemodel) and as much solver state."""
-    weights = 4 * parameter_count(PROFILES[dataset])
+    weights = 4 * parameter_count(profile(dataset, net))
     every = solver.snapshot or solver.max_iter
     points = set(range(every, solver.max_iter + 1, every)) | {solver.max_iter}  # Caffe's last
     coming = sum(1 for point in points if point > start)

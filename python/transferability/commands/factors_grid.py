@@ -1,0 +1,69 @@
+"""`transferability factors-grid`: source width x depth against near, middle and far targets."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+from transferability.errors import UserError
+
+COMMAND = "make factors-grid"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "factors-grid", help="Azizpour et al.'s factors: source width and depth, target distance",
+        description="For every source of the factors grid (three widths x three depths on split "
+                    "0's half A, and a second seed of CaffeNet's own) and every target (near: "
+                    "half0B, middle: halfnatmanB, far: scikit-learn's digits), a linear SVM on "
+                    "each layer, raw and PCA + L2; writes grid.csv, grid.png/.pdf and "
+                    "findings.md with the verdicts. --from-csv redraws from a grid.csv.")
+    p.add_argument("runs", type=Path, metavar="RUNS", help="run folders' root")
+    p.add_argument("data", type=Path, metavar="DATA", help="datasets' root")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="results go here")
+    p.add_argument("--work", type=Path, metavar="DIR",
+                   help="features (reused on a rerun); default RUNS/factors-grid")
+    p.add_argument("--max-train", type=int, default=3000, metavar="N",
+                   help="target training images used, spread over the set (default 3000)")
+    p.add_argument("--pca", type=int, default=64, metavar="D", help="PCA dimensions (default 64)")
+    p.add_argument("--jobs", type=int, default=1, metavar="J",
+                   help="source/target pairs evaluated at once (default 1)")
+    p.add_argument("--from-csv", type=Path, metavar="CSV",
+                   help="no evaluation: the figure and findings of an existing grid.csv")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    # matplotlib, sklearn and pycaffe only once the arguments are known to be good
+    from transferability.factors.grid import COLUMNS, Settings, read_rows, run_grid
+    from transferability.factors.grid_findings import best_table, grid_findings
+    from transferability.factors.grid_report import figure, findings_markdown
+    from transferability.factors.report import write_csv
+    from transferability.results.figures import save
+    from transferability.results.report import provenance
+
+    for name in ("max_train", "pca", "jobs"):
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+    settings = Settings(pca=args.pca, max_train=args.max_train)
+    if args.from_csv:
+        if not args.from_csv.is_file():
+            raise UserError(f"no grid table at {args.from_csv}")
+        with open(args.from_csv, newline="") as f:
+            rows = read_rows(list(csv.DictReader(f)))
+    else:
+        rows = run_grid(args.runs, args.data, args.work or args.runs / "factors-grid", settings,
+                        args.jobs)
+    found = grid_findings(rows)
+    written = [] if args.from_csv else [write_csv(rows, args.out / "grid.csv", COLUMNS)]
+    written += save(figure(rows), args.out, "grid")
+    md = args.out / "findings.md"
+    md.write_text(findings_markdown(rows, found, settings, provenance(), COMMAND))
+    for row in best_table(rows):
+        print("  ".join(f"{k}: {v}" for k, v in row.items()))
+    for f in found:
+        q = "-" if f.q is None else f"{100 * f.q:+.2f}"
+        print(f"{f.number} {f.claim} [{f.target}]: q = {q} points -> {f.verdict}")
+    print("wrote " + ", ".join(map(str, [*written, md])))
+    return 0

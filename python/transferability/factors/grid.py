@@ -1,0 +1,171 @@
+"""The factors grid (Azizpour et al. 2014): source width and depth against target distance.
+
+Every source net (plan.factor_sources: three widths x three depths on split0's half A, and
+CaffeNet's own with a second seed) is frozen whole; for every target task and every learnable
+layer, a linear SVM on that layer's activations (raw, and PCA + L2), C chosen by cross-validation
+on the target's training part only, scored on its validation part. The targets lie at three
+distances from half A: near (split0's half B, five other Fashion-MNIST classes), middle (the
+dissimilar split's shoes and bags) and far (scikit-learn's handwritten digits). For the near
+target the fine-tuned transfers A{n}B+ of the study, where they are trained, give the
+fine-tuning alternative.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from transferability import layout, plan
+from transferability.errors import UserError
+from transferability.factors.feature_store import load
+from transferability.factors.study import layer_features, reduction, transfer_accuracies
+from transferability.factors.svm import evaluate
+from transferability.nets import caffenet
+from transferability.nets.generate import profile
+from transferability.plan import Net
+
+DATASET = "fashion-mnist"
+COLUMNS = ("width", "depth", "seed", "source", "target", "target_set", "layer", "position",
+           "pca", "method", "dims", "C", "cv_accuracy", "accuracy", "n_train", "n_test")
+
+
+@dataclass(frozen=True)
+class Target:
+    distance: str       # near, middle, far
+    name: str           # the data set: DATA/<folder>/<name>_{train,valid}/lmdb
+    folder: str
+    about: str
+
+    def lmdb(self, data: Path, part: str) -> Path:
+        return layout.lmdb(data, self.folder, self.name, part)
+
+
+TARGETS = (
+    Target("near", "half0B", DATASET,
+           "split 0's half B: pullover, coat, sandal, shirt, ankle boot (none in half A)"),
+    Target("middle", "halfnatmanB", DATASET,
+           "the dissimilar split's shoes and bags: sandal, sneaker, bag, ankle boot (a task of "
+           "fine distinctions among non-clothing; sneaker and bag are also in half A)"),
+    Target("far", "digits", "digits",
+           "scikit-learn's handwritten digits, 8x8 upsampled to 28x28 (another domain)"),
+)
+DISTANCES = tuple(t.distance for t in TARGETS)
+
+
+@dataclass(frozen=True)
+class Settings:
+    variants: tuple[str, ...] = ("raw", "pca+l2")
+    pca: int = 64
+    pool: int | None = 3
+    max_train: int | None = 3000
+    max_test: int | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    net: Net
+    folder: Path
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return caffenet.learnable(profile(DATASET, self.net))
+
+    @property
+    def model(self) -> Path:
+        return self.folder / layout.FINAL
+
+
+def sources(runs: Path) -> list[Source]:
+    return [Source(net, layout.run_dir(runs, DATASET, net)) for net in plan.factor_sources()]
+
+
+def check_ready(runs: Path, data: Path) -> None:
+    """One line for the first missing source model or target LMDB."""
+    for src in sources(runs):
+        if not src.model.is_file():
+            raise UserError(f"{src.model} is missing: train the grid's sources first "
+                            "(`make factors-grid` does)")
+    for target in TARGETS:
+        for part in ("train", "valid"):
+            if not (target.lmdb(data, part) / "data.mdb").is_file():
+                what = "make data-digits" if target.folder == "digits" else "make data"
+                raise UserError(f"{target.lmdb(data, part)} is missing: run `{what}` first")
+
+
+def _row(src: Source | None, target: Target, method: str, accuracy: float, layer: str = "",
+         position: int = 0, **svm: object) -> dict:
+    net = src.net if src else plan.base_net(plan.FACTOR_GROUP, plan.FACTOR_HALF)
+    row = dict.fromkeys(COLUMNS, "") | svm
+    row.update(width=net.width, depth=net.depth, seed=net.seed, source=net.key,
+               target=target.distance, target_set=target.name, layer=layer, position=position,
+               method=method, accuracy=accuracy)
+    return row
+
+
+def pair_rows(src: Source, target: Target, s: Settings, data: Path, work: Path) -> list[dict]:
+    """Every layer and variant of one source on one target."""
+    sets = {"train": (target.lmdb(data, "train"), s.max_train),
+            "test": (target.lmdb(data, "valid"), s.max_test)}
+    label = f"{src.net.name}->{target.distance}"
+    files = layer_features(src.model, src.folder / layout.TRAIN_VAL, sets, src.layers, s.pool,
+                           Path(work) / src.net.group / src.net.name / target.name, label)
+    rows = []
+    for position, layer in enumerate(src.layers, 1):
+        x_train, y_train, _ = load(files["train"][layer])
+        x_test, y_test, _ = load(files["test"][layer])
+        for variant in s.variants:
+            r = evaluate(x_train, y_train, x_test, y_test, reduction(variant, s.pca))
+            pca = s.pca if variant.startswith("pca") else 0
+            rows.append(_row(src, target, f"svm {variant}", r.top1_accuracy, layer, position,
+                             pca=pca, dims=r.dims, C=r.C, cv_accuracy=r.cv_accuracy,
+                             n_train=r.n_train, n_test=r.n_test))
+    best = max(rows, key=lambda r: r["accuracy"])
+    print(f"{label}: best {best['layer']} {best['method']} {best['accuracy']:.4f}", flush=True)
+    return rows
+
+
+def fine_tuned_rows(runs: Path) -> list[dict]:
+    """The near target's trained alternatives from the study's run folders: baseB, AnB, AnB+."""
+    near, group = TARGETS[0], plan.FACTOR_GROUP
+    rows = [_row(None, near, "baseB", acc)
+            for acc in transfer_accuracies(runs, DATASET, group, "baseB").values()]
+    for method, name in (("AnB", "A{n}B"), ("AnB+", "A{n}B+")):
+        for n, acc in sorted(transfer_accuracies(runs, DATASET, group, name).items()):
+            rows.append(_row(None, near, method, acc, caffenet.LEARNABLE[n - 1], n))
+    return rows
+
+
+def _pair(args: tuple) -> list[dict]:
+    return pair_rows(*args)
+
+
+def run_grid(runs: Path, data: Path, work: Path, s: Settings = Settings(),
+             jobs: int = 1) -> list[dict]:
+    """Every row of the grid, sources x targets in `jobs` processes, then the fine-tuned ones."""
+    check_ready(runs, data)
+    for variant in s.variants:
+        reduction(variant, s.pca)
+    pairs = [(src, target, s, data, work) for src in sources(runs) for target in TARGETS]
+    if jobs <= 1:
+        found = [_pair(p) for p in pairs]
+    else:  # spawn: pycaffe's module and its threads are not fork-safe
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+            found = list(pool.map(_pair, pairs))
+    return [row for rows in found for row in rows] + fine_tuned_rows(runs)
+
+
+def read_rows(rows: Sequence[dict]) -> list[dict]:
+    """Rows from a CSV (all strings) with the grid's numeric columns as numbers."""
+    out = []
+    for row in rows:
+        row = dict(row)
+        for key in ("width", "accuracy", "cv_accuracy", "C"):
+            row[key] = float(row[key]) if row.get(key) not in ("", None) else ""
+        for key in ("depth", "seed", "position", "pca", "dims", "n_train", "n_test"):
+            row[key] = int(row[key]) if row.get(key) not in ("", None) else ""
+        out.append(row)
+    return out

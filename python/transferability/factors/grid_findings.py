@@ -1,0 +1,238 @@
+"""Azizpour et al.'s claims that the factors grid can test, each judged from the grid's table.
+
+A source's transfer to a target is its best layer: the highest SVM accuracy over its layers
+(`svm raw` unless said). Noise, per target, is the seed-to-seed spread of CaffeNet's own source:
+the mean over its layers of the sample standard deviation of the two seeds' accuracies (|a - b| /
+sqrt 2). As for the first paper's findings (results/findings.py), an effect claim q > 0 is
+"reproduced" when q > 2 x noise, "not reproduced" when q < -2 x noise and "within noise" between;
+a "costs little" claim is reproduced when q <= max(1 point, 2 x noise). Accuracies are fractions;
+q is printed in points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from math import sqrt
+from statistics import mean
+
+from transferability.results.findings import (
+    NO_DATA,
+    NO_EFFECT_TOLERANCE,
+    NOT_REPRODUCED,
+    REPRODUCED,
+    verdict,
+)
+
+RAW, PCA = "svm raw", "svm pca+l2"
+NOT_TESTED = "not tested"
+NEAR, FAR = "near", "far"
+
+
+class Grid:
+    """The SVM accuracies of a grid table, by (width, depth, seed, target, method, position)."""
+
+    def __init__(self, rows: Sequence[dict]) -> None:
+        self.acc: dict[tuple, float] = {}
+        self.trained: dict[tuple[str, int], float] = {}  # (method, n) of the near target's nets
+        for r in rows:
+            if str(r["method"]).startswith("svm"):
+                key = (float(r["width"]), int(r["depth"]), int(r["seed"]), r["target"],
+                       r["method"], int(r["position"]))
+                self.acc[key] = float(r["accuracy"])
+            elif r["target"] == NEAR:
+                self.trained[(r["method"], int(r["position"] or 0))] = float(r["accuracy"])
+        self.widths = sorted({k[0] for k in self.acc})
+        self.depths = sorted({k[1] for k in self.acc})
+        self.targets = list(dict.fromkeys(k[3] for k in self.acc))
+
+    def layers(self, width: float, depth: int, target: str, method: str = RAW,
+               seed: int = 0) -> dict[int, float]:
+        return {k[5]: a for k, a in self.acc.items() if k[:5] == (width, depth, seed, target,
+                                                                    method)}
+
+    def best(self, width: float, depth: int, target: str, method: str = RAW,
+             seed: int = 0) -> tuple[float, int] | None:
+        """(accuracy, position) of the source's best layer on the target."""
+        found = self.layers(width, depth, target, method, seed)
+        if not found:
+            return None
+        position = max(found, key=lambda p: (found[p], -p))
+        return found[position], position
+
+    def best_acc(self, width: float, depth: int, target: str, method: str = RAW) -> float | None:
+        b = self.best(width, depth, target, method)
+        return None if b is None else b[0]
+
+    def standard(self) -> tuple[float, int]:
+        """CaffeNet's own source: width 1 and the middle depth (8 in the project's grid)."""
+        return 1.0, self.depths[len(self.depths) // 2] if self.depths else 8
+
+    def noise(self, target: str, method: str = RAW) -> float | None:
+        width, depth = self.standard()
+        one = self.layers(width, depth, target, method, 0)
+        two = next((self.layers(width, depth, target, method, s) for s in (1, 2)
+                    if self.layers(width, depth, target, method, s)), {})
+        both = sorted(set(one) & set(two))
+        return mean(abs(one[p] - two[p]) / sqrt(2) for p in both) if both else None
+
+
+@dataclass(frozen=True)
+class GridFinding:
+    number: int
+    claim: str
+    target: str
+    quantity: str
+    q: float | None
+    noise: float | None
+    verdict: str
+    numbers: str
+
+    def criterion(self) -> str:
+        if self.verdict == NOT_TESTED:
+            return "-"
+        two = "2 x noise" if self.noise is None else f"{200 * self.noise:.2f}"
+        if self.number == 5:
+            return f"reproduced if q <= max(1, {two}) points"
+        return f"reproduced if q > {two} points, not reproduced if q < -{two}"
+
+
+def _avg(values: Sequence[float | None]) -> float | None:
+    return None if not values or any(v is None for v in values) else mean(values)
+
+
+def _sub(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
+
+
+def _pts(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f}"
+
+
+def _sweep(g: Grid, t: str, by_width: bool) -> tuple[float | None, str]:
+    """best(largest) - best(smallest) width (or depth), averaged over the other factor."""
+    steps, over = (g.widths, g.depths) if by_width else (g.depths, g.widths)
+
+    def best(step, other):
+        return g.best_acc(step, other, t) if by_width else g.best_acc(other, step, t)
+
+    q = _avg([_sub(best(steps[-1], o), best(steps[0], o)) for o in over])
+    names = [f"x{w:g}" for w in g.widths] if by_width else [str(d) for d in g.depths]
+    other = (lambda o: f"depth {o}") if by_width else (lambda o: f"x{o:g}")
+    by = "; ".join(f"{other(o)}: " + " / ".join(_pts(best(s, o)) for s in steps) for o in over)
+    return q, f"best layer, {'widths' if by_width else 'depths'} {' / '.join(names)}: {by}"
+
+
+def _saturating(g: Grid, t: str) -> tuple[float | None, str]:
+    if len(g.depths) < 3:
+        return None, "needs three depths"
+    lo, mid, hi = g.depths[0], g.depths[len(g.depths) // 2], g.depths[-1]
+    first = _avg([_sub(g.best_acc(w, mid, t), g.best_acc(w, lo, t)) for w in g.widths])
+    second = _avg([_sub(g.best_acc(w, hi, t), g.best_acc(w, mid, t)) for w in g.widths])
+    return _sub(first, second), (f"gain {lo}->{mid}: {_pts(first)}, gain {mid}->{hi}: "
+                                 f"{_pts(second)} (mean over widths)")
+
+
+def _gap(g: Grid, w: float, d: int, t: str) -> float | None:
+    """How far the last hidden layer (the one below the classifier) lies below the best layer."""
+    found = g.layers(w, d, t)
+    best = g.best(w, d, t)
+    return None if best is None or d - 1 not in found else best[0] - found[d - 1]
+
+
+def _lower(g: Grid, far: str) -> tuple[float | None, str]:
+    pairs = [(w, d) for w in g.widths for d in g.depths]
+    q = _avg([_sub(_gap(g, w, d, far), _gap(g, w, d, NEAR)) for w, d in pairs])
+    where = []
+    for t in g.targets:
+        rel = [b[1] / d for w, d in pairs if (b := g.best(w, d, t))]
+        if rel:
+            where.append(f"{t} {mean(rel):.2f}")
+    gaps = {t: _pts(_avg([_gap(g, w, d, t) for w, d in pairs])) for t in (NEAR, far)}
+    return q, ("best layer's position / depth, mean over sources: " + ", ".join(where) +
+               f"; last hidden layer below the best: near {gaps[NEAR]}, {far} {gaps[far]}")
+
+
+def _pca_cost(g: Grid, t: str) -> tuple[float | None, str]:
+    pairs = [(w, d) for w in g.widths for d in g.depths]
+    q = _avg([_sub(g.best_acc(w, d, t), g.best_acc(w, d, t, PCA)) for w, d in pairs])
+    return q, (f"best layer raw {_pts(_avg([g.best_acc(w, d, t) for w, d in pairs]))}, "
+               f"PCA + L2 {_pts(_avg([g.best_acc(w, d, t, PCA) for w, d in pairs]))} "
+               "(mean over sources)")
+
+
+def _judge(number: int, claim: str, target: str, quantity: str, effect: bool,
+           measured: tuple[float | None, str], noise: float | None) -> GridFinding:
+    q, numbers = measured
+    if effect:
+        v = verdict(q, True, noise)
+    elif q is None or noise is None:
+        v = NO_DATA
+    else:
+        v = REPRODUCED if q <= max(NO_EFFECT_TOLERANCE, 2 * noise) else NOT_REPRODUCED
+    return GridFinding(number, claim, target, quantity, q, noise, v, numbers)
+
+
+def _fine_tuning(g: Grid) -> GridFinding:
+    width, depth = g.standard()
+    ft = [a for (m, _), a in g.trained.items() if m == "AnB+"]
+    svm = g.best_acc(width, depth, NEAR)
+    numbers = (f"near: best AnB+ {_pts(max(ft)) if ft else '-'}, best linear SVM of baseA "
+               f"{_pts(svm)}; fine-tuned nets exist for the near target only")
+    return GridFinding(6, "fine-tuning helps more, the further the target is from the source",
+                       NEAR, "best AnB+ - best SVM, near against far", None, None, NOT_TESTED,
+                       numbers)
+
+
+def grid_findings(rows: Sequence[dict]) -> list[GridFinding]:
+    """Every claim the grid can test, per target where the claim is about any target."""
+    g = Grid(rows)
+    out = []
+    for t in g.targets:
+        out.append(_judge(1, "wider sources transfer better", t,
+                          "mean over depths of best(widest) - best(narrowest)", True,
+                          _sweep(g, t, True), g.noise(t)))
+    for t in g.targets:
+        out.append(_judge(2, "deeper sources transfer better", t,
+                          "mean over widths of best(deepest) - best(shallowest)", True,
+                          _sweep(g, t, False), g.noise(t)))
+    for t in g.targets:
+        out.append(_judge(3, "... up to a point: the gain from depth shrinks", t,
+                          "gain of the first added layer - gain of the second", True,
+                          _saturating(g, t), g.noise(t)))
+    far = FAR if FAR in g.targets else g.targets[-1]
+    noise = _max(g.noise(NEAR), g.noise(far))
+    out.append(_judge(4, "the best layer moves lower as the target moves away", far,
+                      f"mean over sources of gap({far}) - gap(near); gap = best layer - last "
+                      "hidden layer", True, _lower(g, far), noise))
+    out.append(_judge(5, "PCA (to 64 dims) + L2 costs little for the near target", NEAR,
+                      "mean over sources of best(raw) - best(PCA + L2)", False,
+                      _pca_cost(g, NEAR), g.noise(NEAR, PCA)))
+    out.append(_fine_tuning(g))
+    return out
+
+
+def _max(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else max(a, b)
+
+
+def best_table(rows: Sequence[dict]) -> list[dict[str, str]]:
+    """Per target: CaffeNet's best layer, the best source and the best width at its depth."""
+    g = Grid(rows)
+    width, depth = g.standard()
+    out = []
+    for t in g.targets:
+        own = g.best(width, depth, t)
+        found = [(b, w, d) for w in g.widths for d in g.depths if (b := g.best(w, d, t))]
+        top = max(found, key=lambda x: x[0][0]) if found else None
+        at_depth = [(b, w) for b, w, d in found if d == depth]
+        wide = max(at_depth, key=lambda x: x[0][0]) if at_depth else None
+        out.append({
+            "target": t,
+            "CaffeNet's best layer": f"{own[1]} of {depth} ({_pts(own[0])})" if own else "-",
+            "best source": (f"x{top[1]:g}, depth {top[2]}, layer {top[0][1]} ({_pts(top[0][0])})"
+                            if top else "-"),
+            f"best width at depth {depth}": f"x{wide[1]:g} ({_pts(wide[0][0])})" if wide else "-",
+            "noise": _pts(g.noise(t)),
+        })
+    return out

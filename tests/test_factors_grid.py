@@ -1,0 +1,186 @@
+"""The factors grid: the digits target's writer, the grid's table from a real source, and the
+verdicts of Azizpour et al.'s claims on constructed tables."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import lmdb_items, run_data_prep
+from transferability import plan
+from transferability.caffe_io import datum_array, decode_datum
+from transferability.cli import main
+from transferability.data import digits
+from transferability.errors import UserError
+from transferability.factors import grid
+from transferability.factors.grid_findings import (
+    NOT_TESTED,
+    PCA,
+    RAW,
+    best_table,
+    grid_findings,
+)
+from transferability.factors.report import write_csv
+from transferability.results.findings import NO_DATA, NOT_REPRODUCED, REPRODUCED, WITHIN_NOISE
+
+REQUIRED = {"width", "depth", "target", "layer", "pca", "accuracy"}
+
+
+# --- the far target: scikit-learn's digits ------------------------------------------------------
+def test_digits_lmdbs_follow_the_recorded_split(tmp_path: Path) -> None:
+    proc = run_data_prep("digits.py", "--out", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    images, labels = digits.load()
+    parts = digits.read_split(images, labels)
+    assert digits.SPLIT_FILE.read_text() == digits.split_text(images, labels)  # the rule holds
+    for part in digits.PARTS:
+        items = lmdb_items(tmp_path / f"digits_{part}" / "lmdb")
+        want = labels[np.asarray(parts) == part]
+        assert len(items) == len(want) and len(want) > 500
+        data = [decode_datum(value) for _, value in items]
+        assert [d.label for d in data] == want.tolist()
+        assert {datum_array(d).shape for d in data} == {(1, 28, 28)}
+        assert set(want.tolist()) == set(range(10))  # stratified: every class in both parts
+    first = datum_array(decode_datum(lmdb_items(tmp_path / "digits_train" / "lmdb")[0][1]))
+    assert first.max() > 200 and first[0, 0, 0] == 0  # bright strokes on a dark ground
+    assert sum(p == "valid" for p in parts) == 596
+
+
+def test_a_changed_digits_copy_is_refused(tmp_path: Path) -> None:
+    images, labels = digits.load()
+    images = images.copy()
+    images[0, 0, 0] += 1
+    with pytest.raises(UserError, match="not the images"):
+        digits.read_split(images, labels)
+
+
+# --- the table, from a real (briefly trained) source on real LMDBs ------------------------------
+def test_one_source_on_one_target_gives_the_schema(fm_base_run, fm_data, tmp_path) -> None:
+    src = grid.Source(plan.base_net("split0", "A"),
+                      fm_base_run / "fashion-mnist" / "split0" / "baseA")
+    rows = grid.pair_rows(src, grid.TARGETS[0], grid.Settings(pca=16, max_train=120), fm_data,
+                          tmp_path / "work")
+    assert [(r["layer"], r["pca"]) for r in rows] == [
+        (layer, pca) for layer in src.layers for pca in (0, 16)]
+    path = write_csv(rows, tmp_path / "grid.csv", grid.COLUMNS)
+    with open(path, newline="") as f:
+        back = grid.read_rows(list(csv.DictReader(f)))
+    assert REQUIRED <= set(back[0])
+    assert all(r["width"] == 1.0 and r["depth"] == 8 and r["target"] == "near"
+               and r["n_train"] == 120 and 0.2 <= r["accuracy"] <= 1 for r in back)
+
+
+def test_missing_sources_are_one_line(fm_base_run, fm_data, tmp_path, capsys) -> None:
+    assert main(["factors-grid", str(fm_base_run), str(fm_data), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "w0.5-d7/final.caffemodel is missing" in err
+
+
+# --- verdicts on constructed tables -------------------------------------------------------------
+WIDTHS, DEPTHS, TARGETS = (0.5, 1.0, 2.0), (7, 8, 9), ("near", "middle", "far")
+
+
+def _table(acc, spread: float = 0.002, second_seed: bool = True) -> list[dict]:
+    """Grid rows with accuracy acc(width, depth, target, method, position); the second seed of
+    (x1, depth 8) differs by +-spread x sqrt 2, so the noise is `spread`."""
+    rows = []
+    for w in WIDTHS:
+        for d in DEPTHS:
+            for seed in (0, 1) if (w, d) == (1.0, 8) and second_seed else (0,):
+                for t in TARGETS:
+                    for m in (RAW, PCA):
+                        for pos in range(1, d + 1):
+                            a = acc(w, d, t, m, pos)
+                            if seed:
+                                a += (-1) ** pos * spread * np.sqrt(2)
+                            rows.append({"width": w, "depth": d, "seed": seed, "target": t,
+                                         "method": m, "position": pos, "accuracy": a})
+    return rows
+
+
+def _peak(d: int, t: str, pos: int) -> float:
+    """Near targets are best at the last hidden layer, far ones at layer 2."""
+    best = {"near": d - 1, "middle": d - 2, "far": 2}[t]
+    return -0.02 * abs(pos - best)
+
+
+def _verdicts(rows: list[dict], number: int) -> dict[str, str]:
+    return {f.target: f.verdict for f in grid_findings(rows) if f.number == number}
+
+
+@pytest.mark.parametrize("slope, expected", [(0.05, REPRODUCED), (-0.05, NOT_REPRODUCED),
+                                             (0.001, WITHIN_NOISE)])
+def test_wider(slope, expected) -> None:
+    rows = _table(lambda w, d, t, m, p: 0.8 + slope * w + _peak(d, t, p))
+    assert set(_verdicts(rows, 1).values()) == {expected}
+    assert set(_verdicts(rows, 2).values()) == {WITHIN_NOISE}  # depth changes nothing here
+
+
+@pytest.mark.parametrize("gains, deeper, saturating", [
+    ((0.04, 0.01), REPRODUCED, REPRODUCED),       # deeper helps, less at the second step
+    ((0.01, 0.04), REPRODUCED, NOT_REPRODUCED),   # helps more and more: no "point" in sight
+    ((-0.03, -0.03), NOT_REPRODUCED, WITHIN_NOISE),
+    ((0.0, 0.001), WITHIN_NOISE, WITHIN_NOISE),
+])
+def test_deeper_up_to_a_point(gains, deeper, saturating) -> None:
+    level = {7: 0.0, 8: gains[0], 9: gains[0] + gains[1]}
+    rows = _table(lambda w, d, t, m, p: 0.8 + level[d] + _peak(d, t, p))
+    assert set(_verdicts(rows, 2).values()) == {deeper}
+    assert set(_verdicts(rows, 3).values()) == {saturating}
+
+
+@pytest.mark.parametrize("far_best, expected", [
+    (lambda d: 2, REPRODUCED),        # far: best low, near: best at the top
+    (lambda d: d - 1, WITHIN_NOISE),  # the same layer for both
+])
+def test_best_layer_moves_lower(far_best, expected) -> None:
+    def acc(w, d, t, m, p):
+        best = far_best(d) if t == "far" else d - 1
+        return 0.8 - 0.02 * abs(p - best)
+    assert _verdicts(_table(acc), 4) == {"far": expected}
+
+
+def test_best_layer_moving_higher_is_not_reproduced() -> None:
+    def acc(w, d, t, m, p):
+        return 0.8 - 0.02 * abs(p - (2 if t == "near" else d - 1))
+    assert _verdicts(_table(acc), 4) == {"far": NOT_REPRODUCED}
+
+
+@pytest.mark.parametrize("cost, expected", [(0.005, REPRODUCED), (0.03, NOT_REPRODUCED)])
+def test_pca_cost_for_the_near_target(cost, expected) -> None:
+    rows = _table(lambda w, d, t, m, p: 0.8 - (cost if m == PCA else 0) + _peak(d, t, p))
+    assert _verdicts(rows, 5) == {"near": expected}
+
+
+def test_without_a_second_seed_there_is_no_verdict_and_fine_tuning_is_not_tested() -> None:
+    rows = _table(lambda w, d, t, m, p: 0.8 + 0.05 * w + _peak(d, t, p), second_seed=False)
+    found = grid_findings(rows)
+    assert {f.verdict for f in found if f.number < 6} == {NO_DATA}
+    assert [f.verdict for f in found if f.number == 6] == [NOT_TESTED]
+
+
+def test_noise_is_the_seed_spread_and_the_best_table() -> None:
+    rows = _table(lambda w, d, t, m, p: 0.8 + 0.05 * w + _peak(d, t, p), spread=0.004)
+    found = grid_findings(rows)
+    assert {round(f.noise, 6) for f in found if f.number == 1} == {0.004}
+    best = {r["target"]: r for r in best_table(rows)}
+    assert best["near"]["CaffeNet's best layer"].startswith("7 of 8")
+    assert best["far"]["CaffeNet's best layer"].startswith("2 of 8")
+    assert best["near"]["best width at depth 8"].startswith("x2")
+
+
+def test_redraw_from_a_csv(tmp_path, capsys) -> None:
+    rows = _table(lambda w, d, t, m, p: 0.8 + 0.05 * w + _peak(d, t, p))
+    for r in rows:
+        r.update(layer=f"l{r['position']}", pca=64 if r["method"] == PCA else 0,
+                 source=f"w{r['width']:g}-d{r['depth']}", target_set=r["target"])
+    path = write_csv(rows, tmp_path / "in.csv", grid.COLUMNS)
+    out = tmp_path / "out"
+    assert main(["factors-grid", "runs", "data", "--out", str(out), "--from-csv", str(path)]) == 0
+    assert (out / "grid.png").stat().st_size > 20_000
+    text = (out / "findings.md").read_text()
+    assert "| 1 | wider sources transfer better | near |" in text and REPRODUCED in text
+    assert "not tested" in capsys.readouterr().out
