@@ -130,7 +130,7 @@ def all_nets() -> list[Net]:
 # The factors grid (Azizpour et al. 2014): sources of three widths and three depths on one half.
 FACTOR_WIDTHS = (0.5, 1.0, 2.0)
 FACTOR_DEPTHS = (7, 8, 9)
-FACTOR_GROUP, FACTOR_HALF = "split0", "A"
+FACTOR_DATASET, FACTOR_GROUP, FACTOR_HALF = "fashion-mnist", "split0", "A"
 
 
 def factor_name(width: float, depth: int, seed: int = 0) -> str:

@@ -27,7 +27,7 @@ from transferability.nets import caffenet
 from transferability.nets.generate import profile
 from transferability.plan import Net
 
-DATASET = "fashion-mnist"
+DATASET = plan.FACTOR_DATASET
 COLUMNS = ("width", "depth", "seed", "source", "target", "target_set", "layer", "position",
            "pca", "method", "dims", "C", "cv_accuracy", "accuracy", "n_train", "n_test")
 

@@ -61,7 +61,7 @@ def files_for(dataset: str, net: Net) -> dict[str, str]:
 def nets_of(dataset: str) -> list[Net]:
     """Every net the dataset's plan holds: the paper's plan, and on Fashion-MNIST the factors
     grid's sources."""
-    return plan.all_nets() + (plan.factor_nets() if dataset == "fashion-mnist" else [])
+    return plan.all_nets() + (plan.factor_nets() if dataset == plan.FACTOR_DATASET else [])
 
 
 def all_files() -> dict[str, str]:

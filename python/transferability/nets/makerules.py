@@ -64,8 +64,8 @@ def main() -> int:
             out.append(selection(f"NOISE_{split}", dataset,
                                  plan.noise_nets(plan.group_of_split(split))))
         out += [rule(dataset, net) for net in plan.all_nets()]
-    out.append(selection("FACTORS", "fashion-mnist", plan.factor_sources()))
-    out += [rule("fashion-mnist", net) for net in plan.factor_nets()]
+    out.append(selection("FACTORS", plan.FACTOR_DATASET, plan.factor_sources()))
+    out += [rule(plan.FACTOR_DATASET, net) for net in plan.factor_nets()]
     sys.stdout.write("\n".join(out))
     return 0
 
