@@ -50,8 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if args.from_csv:
         if not args.from_csv.is_file():
             raise UserError(f"no grid table at {args.from_csv}")
-        with open(args.from_csv, newline="") as f:
-            rows = read_rows(list(csv.DictReader(f)))
+        rows = _read_table(args.from_csv, COLUMNS, read_rows)
     else:
         rows = run_grid(args.runs, args.data, args.work or args.runs / "factors-grid", settings,
                         args.jobs)
@@ -67,3 +66,25 @@ def run(args: argparse.Namespace) -> int:
         print(f"{f.number} {f.claim} [{f.target}]: q = {q} points -> {f.verdict}")
     print("wrote " + ", ".join(map(str, [*written, md])))
     return 0
+
+
+def _read_table(path: Path, columns: tuple[str, ...], convert) -> list[dict]:
+    """A grid.csv's rows, numbers converted; one line for a table that is not one."""
+    from transferability.factors.grid import DISTANCES
+
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        if missing:
+            raise UserError(f"{path} is not a grid table: no column {', '.join(missing)}")
+        try:
+            rows = convert(list(reader))
+        except ValueError as err:
+            raise UserError(f"{path} holds a cell that is not a number ({err})") from None
+    if not any(str(r["method"]).startswith("svm") for r in rows):
+        raise UserError(f"{path} holds no SVM rows")
+    unknown = sorted({r["target"] for r in rows} - set(DISTANCES))
+    if unknown:
+        raise UserError(f"{path}: unknown target {', '.join(unknown)} (expected "
+                        f"{', '.join(DISTANCES)})")
+    return rows
