@@ -58,13 +58,24 @@ def _table(rows: Sequence[Mapping[str, compare.Cell]], columns: Sequence[str],
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
+def _git(*args: str) -> str:
+    out = subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True,
+                         timeout=10)
+    return out.stdout.strip()
+
+
 def _commit() -> str:
+    """The checkout's commit, `-dirty` when files other than results/ differ from it: a publish
+    rewrites results/ itself before it writes the findings that name the commit."""
     try:
-        out = subprocess.run(["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"],
-                             capture_output=True, text=True, timeout=10)
+        commit = _git("describe", "--always")
+        changed = _git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                       ":(exclude)results")
     except OSError:
         return "unknown (no git)"
-    return out.stdout.strip() or "unknown (not a git checkout)"
+    if not commit:
+        return "unknown (not a git checkout)"
+    return f"{commit}-dirty" if changed else commit
 
 
 def provenance() -> dict[str, str]:
