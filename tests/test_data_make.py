@@ -48,7 +48,7 @@ def make(tmp_path: Path):
 
 
 def test_help_lists_the_targets(make) -> None:
-    assert make("help").stdout.split() == ["data", "bench-data"]
+    assert make("help").stdout.split() == ["data", "bench-data", "data-digits"]
 
 
 def test_fashion_mnist_builds_once(make, tmp_path: Path) -> None:
