@@ -38,6 +38,13 @@ KEEP_SNAPSHOTS ?= 2
 DISK_MARGIN ?= 0
 export DISK_MARGIN
 TRANSFERABILITY := $(VENV)/bin/transferability
+# Debian's OpenBLAS runs a CPU newer than it on Pentium 4 kernels: name the ones it has (unless set).
+ifeq ($(origin OPENBLAS_CORETYPE),undefined)
+OPENBLAS_CORETYPE := $(shell bash $(CURDIR)/caffe_build/blas_core.sh)
+endif
+ifneq ($(OPENBLAS_CORETYPE),)
+export OPENBLAS_CORETYPE
+endif
 # OpenBLAS threads fight each other under make -j; one per run is also what keeps CPU runs exact.
 TRAIN = OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(TRANSFERABILITY) train --runs $(RUNS) \
 	--data $(DATA) $(if $(ITERS),--iters $(ITERS)) $(if $(GPU),--gpu $(GPU)) \

@@ -160,3 +160,35 @@ def test_a_failed_base_stops_its_transfer(tmp_path: Path, fm_data: Path) -> None
     assert proc.returncode != 0
     assert "fashion-mnist/split0/baseA: caffe stopped" in proc.stderr
     assert not list((tmp_path / "runs").rglob("final.caffemodel"))
+
+
+def _corename(env: dict) -> str:
+    code = ("import ctypes; f = ctypes.CDLL('libopenblas.so.0').openblas_get_corename; "
+            "f.restype = ctypes.c_char_p; print(f().decode())")
+    return subprocess.run(["python3", "-c", code], capture_output=True, text=True, check=True,
+                          env=env).stdout.strip()
+
+
+def _exported(env: dict) -> str:
+    proc = subprocess.run(["make", "-s", "-C", str(REPO_ROOT), "-p", "-n", "help"],
+                          capture_output=True, text=True, env=env)
+    found = [line.split("=", 1)[1].strip() for line in proc.stdout.splitlines()
+             if line.startswith("OPENBLAS_CORETYPE")]
+    return found[0] if found else ""
+
+
+def test_openblas_runs_kernels_the_cpu_has() -> None:
+    """make names OpenBLAS's kernels only where OpenBLAS fell back to pre-AVX2 ones, names ones
+    that load, and leaves a user's own OPENBLAS_CORETYPE alone."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    own = _corename(env)
+    chosen = _exported(env)
+    pre_avx2 = ("Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Sandybridge")
+    if chosen:
+        assert own in pre_avx2
+        assert _corename({**env, "OPENBLAS_CORETYPE": chosen}) == chosen
+    else:
+        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("flags")).split()
+        assert own not in pre_avx2 or "avx2" not in flags
+    assert _exported({**env, "OPENBLAS_CORETYPE": "Haswell"}) == "Haswell"
