@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import lmdb_items, run_data_prep
+from tests.conftest import lmdb_items, run_data_prep, write_run
 from transferability import plan
 from transferability.caffe_io import datum_array, decode_datum
 from transferability.cli import main
@@ -20,6 +20,7 @@ from transferability.factors.grid_findings import (
     NOT_TESTED,
     PCA,
     RAW,
+    Grid,
     best_table,
     grid_findings,
 )
@@ -122,8 +123,9 @@ def test_wider(slope, expected) -> None:
 @pytest.mark.parametrize("gains, deeper, saturating", [
     ((0.04, 0.01), REPRODUCED, REPRODUCED),       # deeper helps, less at the second step
     ((0.01, 0.04), REPRODUCED, NOT_REPRODUCED),   # helps more and more: no "point" in sight
-    ((-0.03, -0.03), NOT_REPRODUCED, WITHIN_NOISE),
+    ((-0.03, -0.03), NOT_REPRODUCED, NOT_REPRODUCED),  # depth only hurts
     ((0.0, 0.001), WITHIN_NOISE, WITHIN_NOISE),
+    ((0.0, -0.04), NOT_REPRODUCED, WITHIN_NOISE),  # a shrinking gain, but no gain to shrink
 ])
 def test_deeper_up_to_a_point(gains, deeper, saturating) -> None:
     level = {7: 0.0, 8: gains[0], 9: gains[0] + gains[1]}
@@ -134,6 +136,7 @@ def test_deeper_up_to_a_point(gains, deeper, saturating) -> None:
 
 @pytest.mark.parametrize("far_best, expected", [
     (lambda d: 2, REPRODUCED),        # far: best low, near: best at the top
+    (lambda d: d - 2, WITHIN_NOISE),  # one layer lower: not beyond one seed pair's floor
     (lambda d: d - 1, WITHIN_NOISE),  # the same layer for both
 ])
 def test_best_layer_moves_lower(far_best, expected) -> None:
@@ -141,6 +144,21 @@ def test_best_layer_moves_lower(far_best, expected) -> None:
         best = far_best(d) if t == "far" else d - 1
         return 0.8 - 0.02 * abs(p - best)
     assert _verdicts(_table(acc), 4) == {"far": expected}
+
+
+def test_an_equal_best_layer_is_not_a_move_whatever_the_layers_above_it_do() -> None:
+    """Both targets best at layer 2; the far target's upper layers fall much further: the best
+    layer has not moved, so the claim is not reproduced (the old gap measure said it was)."""
+    def acc(w, d, t, m, p):
+        return 0.8 - (0.06 if t == "far" else 0.01) * abs(p - 2)
+    found = [f for f in grid_findings(_table(acc)) if f.number == 4]
+    assert [(f.verdict, f.q, f.unit) for f in found] == [(WITHIN_NOISE, 0.0, "layers")]
+    assert found[0].noise == 0.5  # the floor: the seed pair's best layers agree
+
+
+def test_a_tie_between_layers_goes_to_the_higher_one() -> None:
+    rows = _table(lambda w, d, t, m, p: 0.8 if p in (2, 5) else 0.7)
+    assert Grid(rows).best(1.0, 8, "near") == (0.8, 5)
 
 
 def test_best_layer_moving_higher_is_not_reproduced() -> None:
@@ -166,6 +184,7 @@ def test_noise_is_the_seed_spread_and_the_best_table() -> None:
     rows = _table(lambda w, d, t, m, p: 0.8 + 0.05 * w + _peak(d, t, p), spread=0.004)
     found = grid_findings(rows)
     assert {round(f.noise, 6) for f in found if f.number == 1} == {0.004}
+    assert {round(f.noise, 6) for f in found if f.number == 5} == {0.004}  # PCA's own layers
     best = {r["target"]: r for r in best_table(rows)}
     assert best["near"]["CaffeNet's best layer"].startswith("7 of 8")
     assert best["far"]["CaffeNet's best layer"].startswith("2 of 8")
@@ -182,5 +201,27 @@ def test_redraw_from_a_csv(tmp_path, capsys) -> None:
     assert main(["factors-grid", "runs", "data", "--out", str(out), "--from-csv", str(path)]) == 0
     assert (out / "grid.png").stat().st_size > 20_000
     text = (out / "findings.md").read_text()
-    assert "| 1 | wider sources transfer better | near |" in text and REPRODUCED in text
+    cells = {tuple(c.strip() for c in line.split("|")[1:4]): line.split("|")[7].strip()
+             for line in text.splitlines() if line.startswith("| 1 ") or line.startswith("| 4 ")}
+    assert cells[("1", "wider sources transfer better", "near")] == REPRODUCED
+    assert cells[("4", "the best layer moves lower as the target moves away", "far")] == \
+        REPRODUCED  # _peak: near best at the last hidden layer, far at layer 2
     assert "not tested" in capsys.readouterr().out
+
+
+def test_the_classifier_layer_is_not_in_the_noise() -> None:
+    """The seed pair's fc8 features differ wildly (its 5 class scores); hidden layers set noise."""
+    rows = _table(lambda w, d, t, m, p: 0.8 + _peak(d, t, p), spread=0.003)
+    for r in rows:
+        if r["seed"] == 1 and r["position"] == r["depth"]:
+            r["accuracy"] -= 0.2
+    assert {round(Grid(rows).noise(t), 6) for t in TARGETS} == {0.003}
+
+
+def test_only_finished_trained_runs_join_the_grid(tmp_path: Path) -> None:
+    write_run(tmp_path, "fashion-mnist", "split0/baseB", 0.85)
+    write_run(tmp_path, "fashion-mnist", "split0/A2B+", 0.86)
+    write_run(tmp_path, "fashion-mnist", "split0/A3B+", 0.5, done=False)  # still training
+    rows = grid.fine_tuned_rows(tmp_path, tmp_path / "no-data")
+    assert [(r["method"], r["position"], r["accuracy"]) for r in rows] == [
+        ("baseB", 0, 0.85), ("AnB+", 2, 0.86)]

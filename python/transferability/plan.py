@@ -131,6 +131,7 @@ def all_nets() -> list[Net]:
 FACTOR_WIDTHS = (0.5, 1.0, 2.0)
 FACTOR_DEPTHS = (7, 8, 9)
 FACTOR_DATASET, FACTOR_GROUP, FACTOR_HALF = "fashion-mnist", "split0", "A"
+FACTOR_NETS = "factors"  # the group of the grid's own sources (RUNS/fashion-mnist/factors/)
 
 
 def factor_name(width: float, depth: int, seed: int = 0) -> str:
@@ -143,7 +144,7 @@ def factor_source(width: float, depth: int, seed: int = 0) -> Net:
     if (width, depth, seed) == (1.0, 8, 0):
         return base_net(FACTOR_GROUP, FACTOR_HALF)
     data = _half_set(FACTOR_GROUP, FACTOR_HALF)
-    return Net("factors", factor_name(width, depth, seed), data, data, None, 0, False, False,
+    return Net(FACTOR_NETS, factor_name(width, depth, seed), data, data, None, 0, False, False,
                seed, width, depth)
 
 
@@ -155,7 +156,7 @@ def factor_sources() -> list[Net]:
 
 def factor_nets() -> list[Net]:
     """The factors grid's own nets (the sources other than split0/baseA)."""
-    return [net for net in factor_sources() if net.group == "factors"]
+    return [net for net in factor_sources() if net.group == FACTOR_NETS]
 
 
 def _in_paper(net: Net) -> bool:
@@ -198,6 +199,8 @@ def paper_name(net: Net) -> str:
         return "netbase" if net.name == "base" else f"nolearn_1_{net.n}"
     if net.group == "reduced":
         return f"reduced-{net.name.removeprefix('reduced')}"
+    if net.group == FACTOR_NETS:
+        return ""  # the factors grid's sources: not in the first paper
     split = net.group.removeprefix("split")
     if net.seed:
         return f"half{split}B-seed{net.seed}"  # not the paper's: it ran no replicates

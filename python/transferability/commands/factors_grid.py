@@ -47,25 +47,42 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
     settings = Settings(pca=args.pca, max_train=args.max_train)
+    work = args.work or args.runs / "factors-grid"
+    _writable(args.out, "--out")  # before the long evaluation, not after it
     if args.from_csv:
         if not args.from_csv.is_file():
             raise UserError(f"no grid table at {args.from_csv}")
         rows = _read_table(args.from_csv, COLUMNS, read_rows)
     else:
-        rows = run_grid(args.runs, args.data, args.work or args.runs / "factors-grid", settings,
-                        args.jobs)
+        _writable(work, "--work")
+        rows = run_grid(args.runs, args.data, work, settings, args.jobs)
     found = grid_findings(rows)
-    written = [] if args.from_csv else [write_csv(rows, args.out / "grid.csv", COLUMNS)]
-    written += save(figure(rows), args.out, "grid")
     md = args.out / "findings.md"
-    md.write_text(findings_markdown(rows, found, settings, provenance(), COMMAND))
+    try:
+        written = [] if args.from_csv else [write_csv(rows, args.out / "grid.csv", COLUMNS)]
+        written += save(figure(rows), args.out, "grid")
+        md.write_text(findings_markdown(rows, found, settings, provenance(), COMMAND))
+    except OSError as err:
+        raise UserError(f"cannot write the grid's results to {args.out}: "
+                        f"{err.strerror or err}; free space or give --out a writable folder") \
+            from None
     for row in best_table(rows):
         print("  ".join(f"{k}: {v}" for k, v in row.items()))
     for f in found:
-        q = "-" if f.q is None else f"{100 * f.q:+.2f}"
-        print(f"{f.number} {f.claim} [{f.target}]: q = {q} points -> {f.verdict}")
+        print(f"{f.number} {f.claim} [{f.target}]: q = {f.shown()} -> {f.verdict}")
     print("wrote " + ", ".join(map(str, [*written, md])))
     return 0
+
+
+def _writable(folder: Path, option: str) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError as err:
+        raise UserError(f"{option} {folder} is not a writable folder ({err.strerror or err}): "
+                        "give one you can write") from None
 
 
 def _read_table(path: Path, columns: tuple[str, ...], convert) -> list[dict]:

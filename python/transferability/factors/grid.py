@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from transferability import layout, plan
+from transferability.data.lmdb_io import entry_count
 from transferability.errors import UserError
 from transferability.factors.feature_store import load
 from transferability.factors.study import layer_features, reduction, transfer_accuracies
@@ -127,14 +128,19 @@ def pair_rows(src: Source, target: Target, s: Settings, data: Path, work: Path) 
     return rows
 
 
-def fine_tuned_rows(runs: Path) -> list[dict]:
-    """The near target's trained alternatives from the study's run folders: baseB, AnB, AnB+."""
+def fine_tuned_rows(runs: Path, data: Path) -> list[dict]:
+    """The near target's trained alternatives from the study's finished run folders: baseB, AnB,
+    AnB+, with the sizes of the half they trained and were tested on."""
     near, group = TARGETS[0], plan.FACTOR_GROUP
-    rows = [_row(None, near, "baseB", acc)
-            for acc in transfer_accuracies(runs, DATASET, group, "baseB").values()]
+    sizes = {}
+    for part, column in (("train", "n_train"), ("valid", "n_test")):
+        path = near.lmdb(data, part)
+        sizes[column] = entry_count(path) if (path / "data.mdb").is_file() else ""
+    rows = [_row(None, near, "baseB", acc, **sizes)
+            for acc in transfer_accuracies(runs, DATASET, group, "baseB", True).values()]
     for method, name in (("AnB", "A{n}B"), ("AnB+", "A{n}B+")):
-        for n, acc in sorted(transfer_accuracies(runs, DATASET, group, name).items()):
-            rows.append(_row(None, near, method, acc, caffenet.LEARNABLE[n - 1], n))
+        for n, acc in sorted(transfer_accuracies(runs, DATASET, group, name, True).items()):
+            rows.append(_row(None, near, method, acc, caffenet.LEARNABLE[n - 1], n, **sizes))
     return rows
 
 
@@ -154,8 +160,13 @@ def run_grid(runs: Path, data: Path, work: Path, s: Settings = Settings(),
     else:  # spawn: pycaffe's module and its threads are not fork-safe
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-            found = list(pool.map(_pair, pairs))
-    return [row for rows in found for row in rows] + fine_tuned_rows(runs)
+            futures = [pool.submit(_pair, p) for p in pairs]
+            try:
+                found = [f.result() for f in futures]
+            except BaseException:  # the first failure ends the grid: start nothing more
+                pool.shutdown(cancel_futures=True)
+                raise
+    return [row for rows in found for row in rows] + fine_tuned_rows(runs, data)
 
 
 def read_rows(rows: Sequence[dict]) -> list[dict]:

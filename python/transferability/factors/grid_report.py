@@ -7,10 +7,12 @@ from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
 
+from transferability import plan
 from transferability.factors import grid_findings
 from transferability.factors.grid import TARGETS, Settings
 from transferability.factors.grid_findings import PCA, RAW, Grid, GridFinding, best_table
-from transferability.factors.svm import FOLDS
+from transferability.factors.svm import C_GRID, FOLDS
+from transferability.nets.generate import solver_param
 
 WIDTH_COLOURS = ("#e08214", "#2166ac", "#762a83")
 DEPTH_STYLES = (":", "-", "--")
@@ -74,9 +76,30 @@ def _md_table(rows: Sequence[Mapping[str, object]]) -> list[str]:
 
 def _finding_rows(found: Sequence[GridFinding]) -> list[dict[str, str]]:
     return [{"#": f.number, "claim": f.claim, "target": f.target, "q": f.quantity,
-             "ours (points)": "-" if f.q is None else f"{100 * f.q:+.2f}",
+             "ours": f.shown(),
              "criterion": f.criterion(), "verdict": f.verdict, "numbers": f.numbers}
             for f in found]
+
+
+def _noise_seed() -> int:
+    """The solver seed of the grid's second CaffeNet (the last of plan.factor_sources)."""
+    return solver_param(plan.FACTOR_DATASET, plan.factor_sources()[-1]).random_seed
+
+
+def _c_values() -> str:
+    return ", ".join(f"{c:g}" for c in C_GRID)
+
+
+def _trained_line(rows: Sequence[dict]) -> str:
+    """What the near target's trained nets (baseB, AnB, AnB+) saw, beside the SVM's images."""
+    trained = [r for r in rows if not str(r["method"]).startswith("svm")]
+    if not trained:
+        return "- trained alternatives: none finished in RUNS (the figure has no AnB, AnB+)"
+    sizes = sorted({r["n_train"] for r in trained if r.get("n_train") not in (None, "")})
+    seen = f"{', '.join(map(str, sizes))}" if sizes else "all"
+    return (f"- trained alternatives (near target only, finished runs only): baseB and the "
+            f"study's A{{n}}B, A{{n}}B+ of split 0 ({len(trained)} nets), each trained on {seen} "
+            "of half B's training images, where the SVMs saw the number above")
 
 
 def findings_markdown(rows: Sequence[dict], found: Sequence[GridFinding], s: Settings,
@@ -94,14 +117,15 @@ def findings_markdown(rows: Sequence[dict], found: Sequence[GridFinding], s: Set
         "widths x0.5, x1, x2 (conv and hidden fc units) and depths 7, 8, 9 learnable layers "
         "(CaffeNet's conv4 left out, or a second conv4 added), trained on split 0's half A with "
         "the Fashion-MNIST schedule (solver.py); x1 with depth 8 is split0/baseA itself, and "
-        "again with seed 1702 for the noise",
+        f"again with solver seed {_noise_seed()} for the noise",
         "- targets: " + "; ".join(f"{t.distance}: {t.about}" for t in TARGETS),
         f"- features: each layer's activations after its ReLU, convolutional maps max-pooled to "
         f"{s.pool}x{s.pool}; {s.max_train or 'all'} training images of the target (spread over "
         f"the set), its whole validation set",
-        f"- classifier: one-vs-rest linear SVM, C from 0.01..100 by {FOLDS}-fold cross-validation "
-        f"on the training images only; raw features, and PCA to {s.pca} dimensions then L2 "
-        "normalisation (PCA fitted on training features only)",
+        f"- classifier: one-vs-rest linear SVM, C from {_c_values()} by {FOLDS}-fold "
+        f"cross-validation on the training images only; raw features, and PCA to {s.pca} "
+        "dimensions then L2 normalisation (PCA fitted on training features only)",
+        _trained_line(rows),
         "",
         (grid_findings.__doc__ or "").strip().replace("\n", " "),
         "",

@@ -84,13 +84,17 @@ def studies(runs: Path, data: Path, dataset: str, split: str) -> tuple[list[Stud
     return found, notes
 
 
-def transfer_accuracies(runs: Path, dataset: str, group: str, name: str) -> dict[int, float]:
+def transfer_accuracies(runs: Path, dataset: str, group: str, name: str,
+                        finished: bool = False) -> dict[int, float]:
     """n -> final test accuracy of RUNS/<dataset>/<group>/<name with n>/train.log, where a log has
-    one; `name` is a format string such as "A{n}B" ("base" names without n give key 0)."""
+    one (and, if `finished`, the run its final model); `name` is a format string such as "A{n}B"
+    ("base" names without n give key 0)."""
 
     out: dict[int, float] = {}
     for n in range(0, plan.LAYERS + 1) if "{n}" in name else (0,):
         folder = layout.run_folder(runs, dataset, group, name.format(n=n))
+        if finished and not (folder / layout.FINAL).is_file():
+            continue
         try:
             acc = parse_log(folder).final_accuracy
         except FileNotFoundError:

@@ -68,15 +68,17 @@ def scan(runs_dir: Path, dataset: str | None = None) -> tuple[list[Run], list[Pa
         raise UserError(f"RUNS_DIR {runs_dir} is not a directory")
     if dataset is not None and dataset not in plan.DATASETS:
         raise UserError(f"unknown dataset '{dataset}': expected one of {', '.join(plan.DATASETS)}")
-    nets = {net.key: net for net in plan.all_nets()}
+    nets = {net.key: net for net in plan.all_nets() + plan.factor_nets()}
     order = {key: i for i, key in enumerate(nets)}
     runs: list[Run] = []
     unknown: list[Path] = []
     for path in sorted(Path(runs_dir).glob("*/*/*/")):
         ds, key = path.parts[-3], f"{path.parts[-2]}/{path.parts[-1]}"
+        if ds not in plan.DATASETS:  # not a dataset's runs: the factors grid's features, ...
+            continue
         if dataset is not None and ds != dataset:
             continue
-        if ds in plan.DATASETS and key in nets:
+        if key in nets:
             runs.append(_read_run(ds, nets[key], path))
         else:
             unknown.append(path)
