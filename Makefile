@@ -40,7 +40,8 @@ export DISK_MARGIN
 TRANSFERABILITY := $(VENV)/bin/transferability
 # Debian's OpenBLAS runs a CPU newer than it on Pentium 4 kernels: name the ones it has (unless set).
 ifeq ($(origin OPENBLAS_CORETYPE),undefined)
-OPENBLAS_CORETYPE := $(shell bash $(CURDIR)/caffe_build/blas_core.sh)
+# (the image's build stage has the Makefile before the script: no kernels to name there)
+OPENBLAS_CORETYPE := $(if $(wildcard $(CURDIR)/caffe_build/blas_core.sh),$(shell bash $(CURDIR)/caffe_build/blas_core.sh))
 endif
 ifneq ($(OPENBLAS_CORETYPE),)
 export OPENBLAS_CORETYPE
