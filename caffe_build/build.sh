@@ -66,7 +66,9 @@ fi
 # 11.8 also Volta. PTX for the newest, so that later GPUs compile it at load time.
 if [ "$FLAVOUR" = cuda ] && [ -z "${CUDA_ARCHS:-}" ]; then
   if [ -n "$NVIDIA" ]; then wanted="80 86 89 90 100 120"; else wanted="70 80 86 89 90"; fi
-  known=$("$NVCC" --list-gpu-arch 2>/dev/null | sed -n 's/^compute_//p' | tr '\n' ' ')
+  # Debian's nvcc may not be installed yet (install_cuda.sh comes below): then the list stands
+  known=$({ [ ! -x "$NVCC" ] || "$NVCC" --list-gpu-arch 2>/dev/null || true; } \
+    | sed -n 's/^compute_//p' | tr '\n' ' ')
   CUDA_ARCHS=$(for a in $wanted; do case " $known " in *" $a "*) printf '%s ' "$a";; esac; done)
   CUDA_ARCHS=${CUDA_ARCHS% }
   [ -n "$CUDA_ARCHS" ] || CUDA_ARCHS=$wanted  # an nvcc without --list-gpu-arch: trust the list
@@ -84,6 +86,8 @@ fi
 STAMP_WANT="caffe $VERSION $FLAVOUR python=$("$PYTHON" -c 'import sys;print(sys.version.split()[0])') recipe=$(cat "$HERE"/build.sh "$HERE"/patches/*.patch "$HERE"/patches/cuda13/*.patch "$HERE"/patches/no-hdf5/*.patch | md5sum | cut -c1-12)"
 if [ "$FLAVOUR" = cuda ]; then STAMP_WANT="$STAMP_WANT nvcc=$NVCC archs=${CUDA_ARCHS// /,}"; fi
 if [ -n "$WHEELS" ]; then STAMP_WANT="$STAMP_WANT wheels=${CUDA_WHEELS// /,}"; fi
+# CAFFE_BUILD_PLAN=1: say what would be built (flavour, nvcc, architectures, wheels) and stop
+if [ -n "${CAFFE_BUILD_PLAN:-}" ]; then say "plan: $STAMP_WANT"; exit 0; fi
 if [ -f "$CAFFE_HOME/.stamp" ] && [ "$(cat "$CAFFE_HOME/.stamp")" = "$STAMP_WANT" ] \
    && [ -x "$CAFFE_HOME/bin/caffe" ]; then
   say "already installed in $CAFFE_HOME ($FLAVOUR)"
