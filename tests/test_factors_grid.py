@@ -148,7 +148,7 @@ def test_best_layer_moves_lower(far_best, expected) -> None:
 
 def test_an_equal_best_layer_is_not_a_move_whatever_the_layers_above_it_do() -> None:
     """Both targets best at layer 2; the far target's upper layers fall much further: the best
-    layer has not moved, so the claim is not reproduced (the old gap measure said it was)."""
+    layer has not moved: "within noise" (the old gap measure said "reproduced")."""
     def acc(w, d, t, m, p):
         return 0.8 - (0.06 if t == "far" else 0.01) * abs(p - 2)
     found = [f for f in grid_findings(_table(acc)) if f.number == 4]
@@ -218,10 +218,29 @@ def test_the_classifier_layer_is_not_in_the_noise() -> None:
     assert {round(Grid(rows).noise(t), 6) for t in TARGETS} == {0.003}
 
 
-def test_only_finished_trained_runs_join_the_grid(tmp_path: Path) -> None:
+def test_only_finished_trained_runs_join_the_grid_with_their_sizes(tmp_path: Path,
+                                                                   fm_data: Path) -> None:
     write_run(tmp_path, "fashion-mnist", "split0/baseB", 0.85)
     write_run(tmp_path, "fashion-mnist", "split0/A2B+", 0.86)
     write_run(tmp_path, "fashion-mnist", "split0/A3B+", 0.5, done=False)  # still training
-    rows = grid.fine_tuned_rows(tmp_path, tmp_path / "no-data")
-    assert [(r["method"], r["position"], r["accuracy"]) for r in rows] == [
-        ("baseB", 0, 0.85), ("AnB+", 2, 0.86)]
+    rows = grid.fine_tuned_rows(tmp_path, fm_data)
+    assert [(r["method"], r["position"], r["accuracy"], r["n_train"], r["n_test"])
+            for r in rows] == [("baseB", 0, 0.85, 256, 100), ("AnB+", 2, 0.86, 256, 100)]
+    assert {r["n_train"] for r in grid.fine_tuned_rows(tmp_path, tmp_path / "none")} == {""}
+
+
+def test_an_out_folder_that_cannot_be_made_is_one_line_before_any_work(tmp_path, capsys) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["factors-grid", str(tmp_path / "runs"), str(tmp_path / "data"),
+                 "--out", str(blocker / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--out" in err and "not a writable folder" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_mistyped_runs_makes_no_folder_in_it(tmp_path, capsys) -> None:
+    assert main(["factors-grid", str(tmp_path / "rnus"), str(tmp_path / "data"),
+                 "--out", str(tmp_path / "out")]) == 2
+    assert "is missing" in capsys.readouterr().err
+    assert not (tmp_path / "rnus").exists()

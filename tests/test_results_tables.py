@@ -144,8 +144,10 @@ def test_scan_filters_by_dataset(tmp_path: Path) -> None:
 def test_scan_knows_the_factor_sources_and_skips_what_is_no_dataset(tmp_path: Path) -> None:
     write_run(tmp_path, "fashion-mnist", "factors/w2-d9", 0.9)
     write_run(tmp_path, "fashion-mnist", "split0/bogus", 0.5)
+    write_run(tmp_path, "fashion_mnist", "split0/baseB", 0.5)  # a mistyped dataset folder
     (tmp_path / "factors-grid" / "split0" / "baseA" / "half0B").mkdir(parents=True)  # features
     runs, unknown = scan(tmp_path)
     assert [(r.net.key, r.accuracy, r.row()["paper_name"]) for r in runs] == [
         ("factors/w2-d9", 0.9, "")]
-    assert unknown == [tmp_path / "fashion-mnist" / "split0" / "bogus"]
+    assert unknown == [tmp_path / "fashion-mnist" / "split0" / "bogus",
+                       tmp_path / "fashion_mnist" / "split0" / "baseB"]

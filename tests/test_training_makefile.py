@@ -170,11 +170,12 @@ def _corename(env: dict) -> str:
 
 
 def _exported(env: dict) -> str:
-    proc = subprocess.run(["make", "-s", "-C", str(REPO_ROOT), "-p", "-n", "help"],
-                          capture_output=True, text=True, env=env)
-    found = [line.split("=", 1)[1].strip() for line in proc.stdout.splitlines()
-             if line.startswith("OPENBLAS_CORETYPE")]
-    return found[0] if found else ""
+    """OPENBLAS_CORETYPE as a recipe of the Makefile (and so caffe) sees it in its environment."""
+    rule = 'blas-env: ; @echo "[$$OPENBLAS_CORETYPE]"'
+    proc = subprocess.run(["make", "-s", "--no-print-directory", "-C", str(REPO_ROOT),
+                           "--eval", rule, "blas-env"], capture_output=True, text=True, env=env,
+                          check=True)
+    return proc.stdout.strip().splitlines()[-1].strip("[]")
 
 
 def test_openblas_runs_kernels_the_cpu_has() -> None:

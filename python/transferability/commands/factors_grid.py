@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # matplotlib, sklearn and pycaffe only once the arguments are known to be good
-    from transferability.factors.grid import COLUMNS, Settings, read_rows, run_grid
+    from transferability.factors.grid import COLUMNS, Settings, check_ready, read_rows, run_grid
     from transferability.factors.grid_findings import best_table, grid_findings
     from transferability.factors.grid_report import figure, findings_markdown
     from transferability.factors.report import write_csv
@@ -53,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
         if not args.from_csv.is_file():
             raise UserError(f"no grid table at {args.from_csv}")
         rows = _read_table(args.from_csv, COLUMNS, read_rows)
+        settings = _settings_of(rows, settings)
     else:
+        check_ready(args.runs, args.data)  # a mistyped RUNS is one line, and no folder made in it
         _writable(work, "--work")
         rows = run_grid(args.runs, args.data, work, settings, args.jobs)
     found = grid_findings(rows)
@@ -72,6 +74,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"{f.number} {f.claim} [{f.target}]: q = {f.shown()} -> {f.verdict}")
     print("wrote " + ", ".join(map(str, [*written, md])))
     return 0
+
+
+def _settings_of(rows: list[dict], given):
+    """The settings a grid.csv was made with, as far as its rows say (PCA size, training images)."""
+    from dataclasses import replace
+
+    svm = [r for r in rows if str(r["method"]).startswith("svm")]
+    pca = {r["pca"] for r in svm if r.get("pca")}
+    n_train = {r["n_train"] for r in svm if r.get("n_train")}
+    return replace(given, pca=max(pca) if pca else given.pca,
+                   max_train=max(n_train) if n_train else given.max_train)
 
 
 def _writable(folder: Path, option: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,6 +164,10 @@ def run_grid(runs: Path, data: Path, work: Path, s: Settings = Settings(),
             futures = [pool.submit(_pair, p) for p in pairs]
             try:
                 found = [f.result() for f in futures]
+            except BrokenProcessPool:  # a worker killed (the kernel's OOM killer, say)
+                pool.shutdown(cancel_futures=True)
+                raise UserError(f"a worker of the factors grid died (out of memory?): run it "
+                                f"again with fewer jobs than {jobs} (FACTORS_JOBS=1)") from None
             except BaseException:  # the first failure ends the grid: start nothing more
                 pool.shutdown(cancel_futures=True)
                 raise

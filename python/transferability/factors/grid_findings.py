@@ -2,17 +2,18 @@
 
 A source's transfer to a target is its best layer: the highest SVM accuracy over its layers
 (`svm raw` unless said; of equal accuracies the higher layer). Noise, per target, comes from the
-one seed pair of CaffeNet's own source: the root mean square over its hidden layers (every layer
-but the classifier) of (a - b)^2 / 2, the two seeds' variance at each layer. One pair is a crude
-estimate, and a difference of two sources' best layers carries more noise than one source's. As
-for the first paper's findings (results/findings.py), an effect claim q > 0 is "reproduced" when
-q > 2 x noise, "not reproduced" when q < -2 x noise and "within noise" between; a "costs little"
-claim is reproduced when q <= max(1 point, 2 x noise). A claim of two conditions (claim 3) takes
-the weaker verdict of the two. The best layer's position is a whole number, so its noise (claim
-4, in layers) is the same pair's spread of best positions with a floor of half a layer: a move
-of the best layer must exceed one layer on average over the sources. Claims 1-3 are judged per
-target; claim 4 compares near with far only, so no claim rests on the middle target lying
-between them. Accuracies are fractions; q is printed in points (claim 4: in layers).
+one seed pair of CaffeNet's own source: the square root of the mean over its hidden layers
+(every layer but the classifier) of (a - b)^2 / 2, the two seeds' variance at each layer. One
+pair is a crude estimate, and a difference of two sources' best layers carries more noise than
+one source's. As for the first paper's findings (results/findings.py), an effect claim q > 0 is
+"reproduced" when q > 2 x noise, "not reproduced" when q < -2 x noise and "within noise"
+between; a "costs little" claim is reproduced when q <= max(1 point, 2 x noise). A claim of two
+conditions (claim 3) takes the weaker verdict of the two. The best layer's position is a whole
+number, so its noise (claim 4, in layers) is the same pair's spread of best positions with a
+floor of half a layer: a move of the best layer must be more than one layer (more still if the
+seeds disagree) on average over the sources. Claims 1-3 are judged per target; claim 4 compares
+near with far only, so no claim rests on the middle target lying between them. Accuracies are
+fractions; q is printed in points (claim 4: in layers).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ class Grid:
         return one, two
 
     def noise(self, target: str, method: str = RAW) -> float | None:
-        """RMS over the hidden layers of the seed pair's variance (a - b)^2 / 2."""
+        """sqrt of the mean over the hidden layers of the seed pair's variance (a - b)^2 / 2."""
         one, two = self._seed_pair(target, method)
         hidden = sorted(p for p in set(one) & set(two) if p < self.standard()[1])
         if not hidden:

@@ -13,6 +13,9 @@ from transferability.errors import UserError
 from transferability.plan import Net
 from transferability.training.logparse import TrainingLog, parse_log
 
+# RUNS' folders that are not a dataset's: the factors grid's features and results, the figures,
+# gpu-check's logs, and the ITERS=k runs' own RUNS (runs/iters40/...)
+NOT_RUNS = ("factors-grid", "factors-results", "figures", "gpu-check")
 COLUMNS = ("dataset", "group", "net", "paper_name", "source_half", "target_half", "n", "layers",
            "iterations", "top1_accuracy", "finished")
 
@@ -74,11 +77,11 @@ def scan(runs_dir: Path, dataset: str | None = None) -> tuple[list[Run], list[Pa
     unknown: list[Path] = []
     for path in sorted(Path(runs_dir).glob("*/*/*/")):
         ds, key = path.parts[-3], f"{path.parts[-2]}/{path.parts[-1]}"
-        if ds not in plan.DATASETS:  # not a dataset's runs: the factors grid's features, ...
+        if ds in NOT_RUNS or ds.startswith("iters"):  # folders of ours that hold no runs
             continue
         if dataset is not None and ds != dataset:
             continue
-        if key in nets:
+        if ds in plan.DATASETS and key in nets:
             runs.append(_read_run(ds, nets[key], path))
         else:
             unknown.append(path)
