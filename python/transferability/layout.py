@@ -62,6 +62,17 @@ def data_stamps(data: Path, dataset: str, net: Net) -> list[Path]:
 
 
 # --- run folders ---------------------------------------------------------------------------------
+# RUNS' own folders that hold no run folders: the factors grid's features (its default --work)
+# and results, the figures, gpu-check's logs; and RUNS/iters<k>/, the ITERS=k runs' own RUNS.
+GRID_WORK = "factors-grid"
+NOT_RUNS = (GRID_WORK, "factors-results", "figures", "gpu-check")
+
+
+def holds_no_runs(name: str) -> bool:
+    """Whether RUNS/<name>/ is one of the project's folders that are not a dataset's runs."""
+    return name in NOT_RUNS or name.startswith("iters")
+
+
 def run_folder(runs: Path, dataset: str, group: str, name: str) -> Path:
     return Path(runs) / dataset / group / name
 

@@ -159,6 +159,11 @@ def factor_nets() -> list[Net]:
     return [net for net in factor_sources() if net.group == FACTOR_NETS]
 
 
+def known_nets() -> list[Net]:
+    """Every net a run folder can hold: the plan's and the factors grid's own sources."""
+    return all_nets() + factor_nets()
+
+
 def _in_paper(net: Net) -> bool:
     if net.seed:
         return False
@@ -187,7 +192,7 @@ def figure2_nets(split: str = "0") -> list[Net]:
 
 def find(key: str) -> Net:
     """The net named `group/name`; a user error when the plan has none."""
-    for net in all_nets() + factor_nets():
+    for net in known_nets():
         if net.key == key:
             return net
     raise UserError(f"no network '{key}' in the plan")

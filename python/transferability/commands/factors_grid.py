@@ -6,6 +6,7 @@ import argparse
 import csv
 from pathlib import Path
 
+from transferability import layout
 from transferability.errors import UserError
 
 COMMAND = "make factors-grid"
@@ -36,7 +37,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # matplotlib, sklearn and pycaffe only once the arguments are known to be good
-    from transferability.factors.grid import COLUMNS, Settings, check_ready, read_rows, run_grid
+    from transferability.factors.grid import (
+        COLUMNS,
+        Settings,
+        check_ready,
+        read_rows,
+        run_grid,
+        settings_of,
+    )
     from transferability.factors.grid_findings import best_table, grid_findings
     from transferability.factors.grid_report import figure, findings_markdown
     from transferability.factors.report import write_csv
@@ -47,13 +55,13 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
     settings = Settings(pca=args.pca, max_train=args.max_train)
-    work = args.work or args.runs / "factors-grid"
+    work = args.work or args.runs / layout.GRID_WORK
     _writable(args.out, "--out")  # before the long evaluation, not after it
     if args.from_csv:
         if not args.from_csv.is_file():
             raise UserError(f"no grid table at {args.from_csv}")
         rows = _read_table(args.from_csv, COLUMNS, read_rows)
-        settings = _settings_of(rows, settings)
+        settings = settings_of(rows, settings)
     else:
         check_ready(args.runs, args.data)  # a mistyped RUNS is one line, and no folder made in it
         _writable(work, "--work")
@@ -74,17 +82,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{f.number} {f.claim} [{f.target}]: q = {f.shown()} -> {f.verdict}")
     print("wrote " + ", ".join(map(str, [*written, md])))
     return 0
-
-
-def _settings_of(rows: list[dict], given):
-    """The settings a grid.csv was made with, as far as its rows say (PCA size, training images)."""
-    from dataclasses import replace
-
-    svm = [r for r in rows if str(r["method"]).startswith("svm")]
-    pca = {r["pca"] for r in svm if r.get("pca")}
-    n_train = {r["n_train"] for r in svm if r.get("n_train")}
-    return replace(given, pca=max(pca) if pca else given.pca,
-                   max_train=max(n_train) if n_train else given.max_train)
 
 
 def _writable(folder: Path, option: str) -> None:

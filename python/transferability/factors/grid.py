@@ -16,7 +16,7 @@ import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from transferability import layout, plan
@@ -172,6 +172,16 @@ def run_grid(runs: Path, data: Path, work: Path, s: Settings = Settings(),
                 pool.shutdown(cancel_futures=True)
                 raise
     return [row for rows in found for row in rows] + fine_tuned_rows(runs, data)
+
+
+def settings_of(rows: Sequence[dict], given: Settings) -> Settings:
+    """The settings a grid table was made with, as far as its SVM rows say (PCA size, training
+    images); `given` for the rest."""
+    svm = [r for r in rows if str(r["method"]).startswith("svm")]
+    pca = {r["pca"] for r in svm if r.get("pca")}
+    n_train = {r["n_train"] for r in svm if r.get("n_train")}
+    return replace(given, pca=max(pca) if pca else given.pca,
+                   max_train=max(n_train) if n_train else given.max_train)
 
 
 def read_rows(rows: Sequence[dict]) -> list[dict]:

@@ -13,9 +13,6 @@ from transferability.errors import UserError
 from transferability.plan import Net
 from transferability.training.logparse import TrainingLog, parse_log
 
-# RUNS' folders that are not a dataset's: the factors grid's features and results, the figures,
-# gpu-check's logs, and the ITERS=k runs' own RUNS (runs/iters40/...)
-NOT_RUNS = ("factors-grid", "factors-results", "figures", "gpu-check")
 COLUMNS = ("dataset", "group", "net", "paper_name", "source_half", "target_half", "n", "layers",
            "iterations", "top1_accuracy", "finished")
 
@@ -71,13 +68,13 @@ def scan(runs_dir: Path, dataset: str | None = None) -> tuple[list[Run], list[Pa
         raise UserError(f"RUNS_DIR {runs_dir} is not a directory")
     if dataset is not None and dataset not in plan.DATASETS:
         raise UserError(f"unknown dataset '{dataset}': expected one of {', '.join(plan.DATASETS)}")
-    nets = {net.key: net for net in plan.all_nets() + plan.factor_nets()}
+    nets = {net.key: net for net in plan.known_nets()}
     order = {key: i for i, key in enumerate(nets)}
     runs: list[Run] = []
     unknown: list[Path] = []
     for path in sorted(Path(runs_dir).glob("*/*/*/")):
         ds, key = path.parts[-3], f"{path.parts[-2]}/{path.parts[-1]}"
-        if ds in NOT_RUNS or ds.startswith("iters"):  # folders of ours that hold no runs
+        if layout.holds_no_runs(ds):
             continue
         if dataset is not None and ds != dataset:
             continue
