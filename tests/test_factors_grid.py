@@ -244,3 +244,10 @@ def test_a_mistyped_runs_makes_no_folder_in_it(tmp_path, capsys) -> None:
                  "--out", str(tmp_path / "out")]) == 2
     assert "is missing" in capsys.readouterr().err
     assert not (tmp_path / "rnus").exists()
+
+
+def test_a_table_that_fails_mid_write_leaves_no_file(tmp_path: Path) -> None:
+    path = tmp_path / "grid.csv"
+    with pytest.raises(ValueError):  # the second row has a column the table does not
+        write_csv([{"width": 1.0}, {"bogus": 2}], path, ("width",))
+    assert list(tmp_path.iterdir()) == []

@@ -37,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # matplotlib, sklearn and pycaffe only once the arguments are known to be good
+    from transferability.caffe_io import write_text
     from transferability.factors.grid import (
         COLUMNS,
         Settings,
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         written = [] if args.from_csv else [write_csv(rows, args.out / "grid.csv", COLUMNS)]
         written += save(figure(rows), args.out, "grid")
-        md.write_text(findings_markdown(rows, found, settings, provenance(), COMMAND))
+        write_text(md, findings_markdown(rows, found, settings, provenance(), COMMAND))
     except OSError as err:
         raise UserError(f"cannot write the grid's results to {args.out}: "
                         f"{err.strerror or err}; free space or give --out a writable folder") \

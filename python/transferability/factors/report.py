@@ -7,6 +7,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from transferability.caffe_io import replacing
 from transferability.factors.study import COLUMNS
 from transferability.factors.svm import FOLDS
 from transferability.nets.caffenet import LEARNABLE
@@ -17,8 +18,8 @@ GROUP_TITLES = {"natman": "natural/man-made split"}
 
 
 def write_csv(rows: list[dict], path: Path, columns: tuple[str, ...] = COLUMNS) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
+    """The table whole or not at all."""
+    with replacing(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()}

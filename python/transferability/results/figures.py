@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import ScalarFormatter
 
 from transferability import plan
+from transferability.caffe_io import replacing
 from transferability.errors import UserError
 from transferability.results import paper, tables
 from transferability.results import treatments as series
@@ -250,8 +251,10 @@ def paper_source(halves: str | None) -> Source:
 def save(fig: Figure, out_dir: Path, stem: str) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     png, pdf = out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"
-    fig.savefig(png, dpi=150)
-    fig.savefig(pdf, metadata={"CreationDate": None})
+    with replacing(png) as tmp:  # each file whole or not at all
+        fig.savefig(tmp, dpi=150, format="png")
+    with replacing(pdf) as tmp:
+        fig.savefig(tmp, metadata={"CreationDate": None}, format="pdf")
     return [png, pdf]
 
 
