@@ -83,7 +83,11 @@ if [ -n "$NVIDIA" ] && [ ! -e "$NVIDIA/include/cublas_v2.h" ]; then
   esac
 fi
 
-STAMP_WANT="caffe $VERSION $FLAVOUR python=$("$PYTHON" -c 'import sys;print(sys.version.split()[0])') recipe=$(cat "$HERE"/build.sh "$HERE"/patches/*.patch "$HERE"/patches/cuda13/*.patch "$HERE"/patches/no-hdf5/*.patch | md5sum | cut -c1-12)"
+# CAFFE_STOCK=1: Debian's source and patches with only the build fix bookworm needs (protobuf),
+# none of the project's: the engine that `make bench-cpu` measures the CPU patches against.
+STOCK=${CAFFE_STOCK:-}
+if [ -n "$STOCK" ] && [ "$FLAVOUR" != cpu ]; then die "CAFFE_STOCK=1 builds the CPU flavour only"; fi
+STAMP_WANT="caffe $VERSION $FLAVOUR${STOCK:+ stock} python=$("$PYTHON" -c 'import sys;print(sys.version.split()[0])') recipe=$(cat "$HERE"/build.sh "$HERE"/patches/*.patch "$HERE"/patches/cpu/*.patch "$HERE"/patches/cuda13/*.patch "$HERE"/patches/no-hdf5/*.patch | md5sum | cut -c1-12)"
 if [ "$FLAVOUR" = cuda ]; then STAMP_WANT="$STAMP_WANT nvcc=$NVCC archs=${CUDA_ARCHS// /,}"; fi
 if [ -n "$WHEELS" ]; then STAMP_WANT="$STAMP_WANT wheels=${CUDA_WHEELS// /,}"; fi
 # CAFFE_BUILD_PLAN=1: say what would be built (flavour, nvcc, architectures, wheels) and stop
@@ -164,9 +168,17 @@ while read -r p; do
   case "$p" in ''|'#'*) continue;; esac
   patch -s -d "$SRC" -p1 < "$SRC/debian/patches/$p"
 done < "$SRC/debian/patches/series"
-for p in "$HERE"/patches/*.patch; do
-  patch -s -d "$SRC" -p1 < "$p"
-done
+if [ -n "$STOCK" ]; then
+  patch -s -d "$SRC" -p1 < "$HERE/patches/protobuf-3.21-set-total-bytes-limit.patch"
+else
+  for p in "$HERE"/patches/*.patch; do
+    patch -s -d "$SRC" -p1 < "$p"
+  done
+  # the CPU layers: vectorisable loops, batched convolutions, OpenMP threads (patches/cpu/*)
+  for p in "$HERE"/patches/cpu/*.patch; do
+    patch -s -d "$SRC" -p1 < "$p"
+  done
+fi
 if [ "${CUDA_RELEASE%%.*}" = 13 ]; then
   for p in "$HERE"/patches/cuda13/*.patch; do patch -s -d "$SRC" -p1 < "$p"; done
 fi
@@ -193,6 +205,7 @@ CMAKE_ARGS=(
 )
 if [ "$FLAVOUR" = cpu ]; then
   CMAKE_ARGS+=(-DCPU_ONLY=ON)
+  [ -n "$STOCK" ] || CMAKE_ARGS+=(-DUSE_OPENMP=ON)
 else
   CMAKE_ARGS+=(-DCPU_ONLY=OFF -DCUDA_ARCH_NAME=Manual -DCUDA_ARCH_BIN="$CUDA_ARCHS"
                -DCUDA_ARCH_PTX="${CUDA_ARCHS##* }" -DCUDA_TOOLKIT_ROOT_DIR="$(toolkit_root "$NVCC")"
@@ -220,6 +233,13 @@ say "compiling (log: $WORK/build.log)"
 make -C "$BUILD" -j"$JOBS" > "$WORK/build.log" 2>&1 \
   || { grep -m5 -B2 -A5 'error' "$WORK/build.log" >&2; die "build failed; full log in $WORK/build.log"; }
 make -C "$BUILD" install > "$WORK/install.log" 2>&1 || die "install failed; see $WORK/install.log"
+# Caffe's own tests of the layers, kept for caffe_test.sh (make caffe-test) with the definitions
+# the library was compiled with
+TESTS="$CAFFE_HOME/share/caffe-test"
+rm -rf "$TESTS" && mkdir -p "$TESTS/src/caffe" "$TESTS/src/gtest"
+cp -r "$SRC/src/caffe/test" "$TESTS/src/caffe/" && cp "$SRC"/src/gtest/gtest* "$TESTS/src/gtest/"
+sed -n 's/^CXX_DEFINES = //p' "$BUILD/src/caffe/CMakeFiles/caffe.dir/flags.make" \
+  | tr ' ' '\n' | grep -v '^-Dcaffe_EXPORTS$' | tr '\n' ' ' > "$TESTS/definitions"
 # pycaffe lands in lib/python3/dist-packages (Debian's layout); the venv's caffe.pth points there.
 rm -rf "$SRC" "$BUILD"
 "$CAFFE_HOME/bin/caffe" --version >/dev/null 2>&1 || die "the built caffe does not run"
