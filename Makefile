@@ -31,7 +31,13 @@ TO        ?= B
 FT        ?=
 PER_CLASS ?= 10
 GPU       ?=
-JOBS_DEMO ?= 2
+# `make demo` trains JOBS nets at once, one per core by default; each net's Caffe spreads its
+# layers over OMP_NUM_THREADS threads: the cores shared among the nets that make runs at once
+# (all of them for a net trained alone), unless OMP_NUM_THREADS is set.
+CORES     ?= $(shell nproc 2>/dev/null || echo 1)
+JOBS      ?= $(CORES)
+make_jobs  = $(if $(filter -j,$(MAKEFLAGS)),$(CORES),$(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1))
+net_threads = $(shell n=$$(( $(CORES) / $(1) )); echo $$(( n > 0 ? n : 1 )))
 # Snapshots kept per run (the newest whole ones; `all`: the paper's every 10,000 iterations), and
 # space to leave free beyond what `make data` or a run writes (checked before either starts).
 KEEP_SNAPSHOTS ?= 2
@@ -47,7 +53,9 @@ ifneq ($(OPENBLAS_CORETYPE),)
 export OPENBLAS_CORETYPE
 endif
 # OpenBLAS threads fight each other under make -j; one per run is also what keeps CPU runs exact.
-TRAIN = OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(TRANSFERABILITY) train --runs $(RUNS) \
+TRAIN = OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} \
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$(call net_threads,$(make_jobs))} \
+	$(TRANSFERABILITY) train --runs $(RUNS) \
 	--data $(DATA) $(if $(ITERS),--iters $(ITERS)) $(if $(GPU),--gpu $(GPU)) \
 	--keep-snapshots '$(KEEP_SNAPSHOTS)' --disk-margin '$(DISK_MARGIN)'
 
@@ -68,7 +76,8 @@ dataset_error = $(if $(call one_of,$(DATASET),$(PLAN_DATASETS)),,unknown DATASET
 split_error = $(if $(call one_of,$(SPLIT),$(PLAN_SPLITS)),,unknown SPLIT '$(SPLIT)': use 0 1 2 3 or natman)
 space := $(subst ,, )
 
-.PHONY: help setup caffe caffe-check test test-deps lint demo bench bench-frozen
+.PHONY: help setup caffe caffe-check test test-deps lint demo bench bench-frozen bench-cpu \
+	caffe-stock caffe-test jobs
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_. -]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' \
@@ -80,7 +89,10 @@ help: ## list the targets
 # --- the demo: the paper's method end to end, small ----------------------------------------
 demo: ## Fashion-MNIST, split 0: figure 2's nets, baseB's noise, the figure and the report (CPU)
 	@$(MAKE) --no-print-directory caffe setup
-	@$(MAKE) --no-print-directory -j$(JOBS_DEMO) figure2 noise DATASET=fashion-mnist SPLIT=0 GPU=
+	@echo "demo: 32 nets, $(JOBS) at a time with $(call net_threads,$(JOBS)) thread(s) each"
+	@mkdir -p $(RUNS) && { $(TRANSFERABILITY) progress demo --runs $(RUNS) & progress=$$!; \
+	  $(MAKE) --no-print-directory -j$(JOBS) figure2 noise DATASET=fashion-mnist SPLIT=0 GPU=; \
+	  status=$$?; kill $$progress 2>/dev/null; wait $$progress 2>/dev/null; exit $$status; }
 	@$(MAKE) --no-print-directory compare report DATASET=fashion-mnist
 	@echo "report: $(RUNS)/report-fashion-mnist.html"
 
@@ -157,7 +169,8 @@ FACTORS_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 factors-grid: check-args setup ## Azizpour et al.'s grid: source width x depth, near/middle/far targets (make -j2)
 	@$(MAKE) --no-print-directory $(FACTORS_fashion-mnist) $(DIGITS_STAMP) \
 	  $(FM_DATA)/half0B.done $(FM_DATA)/halfnatmanB.done DATASET=fashion-mnist
-	OPENBLAS_NUM_THREADS=1 $(TRANSFERABILITY) factors-grid $(RUNS) $(DATA) --out $(FACTORS_OUT) \
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(TRANSFERABILITY) factors-grid \
+	  $(RUNS) $(DATA) --out $(FACTORS_OUT) \
 	  --jobs $(FACTORS_JOBS)
 
 prototxt: setup ## regenerate every train_val and solver prototxt from the one definition
@@ -221,14 +234,34 @@ TEST_DEBS := wordnet-base dataset-fashion-mnist slurm-wlm munge chromium
 test-deps:
 	@bash caffe_build/apt_install.sh "make test-deps" $(TEST_DEBS)
 
-test: caffe setup test-deps ## build everything needed, then run the test suite (real Caffe, CPU)
+test: caffe setup test-deps ## build everything needed, then Caffe's tests of our layers and the suite
 	@$(MAKE) --no-print-directory caffe-check
+	@bash caffe_build/caffe_test.sh "$(CAFFE_HOME)" > $(CURDIR)/.cache/caffe-test.log 2>&1 \
+	  || { tail -n 30 $(CURDIR)/.cache/caffe-test.log; echo "error: Caffe's own layer tests failed (log: .cache/caffe-test.log)" >&2; exit 1; }
+	@tail -n 1 $(CURDIR)/.cache/caffe-test.log | sed 's/^/caffe-test: /'
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench-frozen: caffe setup ## caffe time of the frozen A7B over baseA, ImageNet CaffeNet (BENCHMARKS.md)
 	OPENBLAS_NUM_THREADS=1 $(TRANSFERABILITY) bench-frozen
 
-bench: bench-frozen bench-data ## every benchmark of BENCHMARKS.md
+bench: bench-frozen bench-data bench-cpu ## every benchmark of BENCHMARKS.md
+
+# The CPU engine: Debian's stock Caffe beside the patched one (and PyTorch, where TORCH_PYTHON is
+# a Python that imports torch: a throwaway venv, no dependency of the project).
+STOCK_CAFFE := $(CURDIR)/.caffe-stock
+TORCH_PYTHON ?=
+caffe-stock: $(VENV)/.stamp
+	@CAFFE_STOCK=1 JOBS=$${JOBS:-$$(nproc)} bash caffe_build/build.sh "$(STOCK_CAFFE)" "$(PY)" cpu
+
+bench-cpu: caffe setup caffe-stock ## stock vs patched Caffe (vs PyTorch: TORCH_PYTHON=...) on the demo's net
+	$(TRANSFERABILITY) bench-cpu --stock $(STOCK_CAFFE) $(if $(TORCH_PYTHON),--torch-python $(TORCH_PYTHON))
+
+caffe-test: caffe ## Caffe's own gtest suites (gradient checks too) of the layers our patches touch
+	@bash caffe_build/caffe_test.sh "$(CAFFE_HOME)"
+
+# What `make demo` and a training under make -jN would choose here (read by the tests).
+jobs:
+	@echo "demo: $(JOBS) nets at a time, $(call net_threads,$(JOBS)) thread(s) each; this make: $(call net_threads,$(make_jobs)) thread(s) a net"
 
 lint: setup ## ruff over the package, scripts (data_prep, caffe_build) and tests
 	$(VENV)/bin/ruff check python data_prep tests caffe_build

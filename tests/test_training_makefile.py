@@ -193,3 +193,32 @@ def test_openblas_runs_kernels_the_cpu_has() -> None:
                      if line.startswith("flags")).split()
         assert own not in pre_avx2 or "avx2" not in flags
     assert _exported({**env, "OPENBLAS_CORETYPE": "Haswell"}) == "Haswell"
+
+
+def test_weights_do_not_depend_on_the_thread_count(tmp_path: Path, fm_data: Path) -> None:
+    """Caffe's CPU layers spread images and channels over OMP_NUM_THREADS threads; a run on one
+    thread, two and three (more than the batch divides evenly) ends at the same weights, so that
+    a run resumed on a machine with another core count ends where it would have."""
+    finals = []
+    for threads in ("1", "2", "3"):
+        runs = tmp_path / f"threads{threads}"
+        make("base-A", runs=runs, data=fm_data, env={"OMP_NUM_THREADS": threads})
+        finals.append(weights(runs / SPLIT0 / "baseA/final.caffemodel"))
+    assert finals[0] == finals[1] == finals[2]
+
+
+def _jobs(*args: str) -> str:
+    return subprocess.run(["make", "-s", "--no-print-directory", "-C", str(REPO_ROOT), *args,
+                           "jobs"], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_the_demo_uses_every_core() -> None:
+    """make demo trains one net per core at once, each on one thread; a net trained alone gets
+    every core, and under make -jN the cores are shared among the N."""
+    assert _jobs("CORES=16").startswith("demo: 16 nets at a time, 1 thread(s) each")
+    assert _jobs("CORES=16", "JOBS=4").startswith("demo: 4 nets at a time, 4 thread(s) each")
+    assert _jobs("CORES=16").endswith("this make: 16 thread(s) a net")
+    assert _jobs("-j4", "CORES=16").endswith("this make: 4 thread(s) a net")
+    assert _jobs("-j32", "CORES=16").endswith("this make: 1 thread(s) a net")
+    cores = os.cpu_count()
+    assert _jobs().startswith(f"demo: {cores} nets at a time")

@@ -30,7 +30,7 @@ class NetStatus:
     detail: str
 
 
-def _tail(log: Path) -> str:
+def log_tail(log: Path) -> str:
     """The last whole lines of a log, at most _TAIL bytes of them."""
     size = log.stat().st_size
     with open(log, "rb") as f:
@@ -43,7 +43,7 @@ def _tail(log: Path) -> str:
 
 def _session(log: Path) -> str:
     """The end of the last caffe start's log: what follows runs.py's last `# <command>` line."""
-    text = _tail(log)
+    text = log_tail(log)
     return text[text.rfind("\n# ") + 1:]
 
 
@@ -54,7 +54,7 @@ def _failed(log: Path) -> bool:
 def _read_log(folder: Path) -> TrainingLog:
     """The end of the run's train.log, parsed (train.log.gz: all of it)."""
     log = folder / TRAIN_LOG
-    return parse_text(_tail(log)) if log.is_file() else parse_log(folder)
+    return parse_text(log_tail(log)) if log.is_file() else parse_log(folder)
 
 
 def _iteration(folder: Path) -> str:
