@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import lmdb_items, run_caffe_tool, run_data_prep
 from transferability.caffe_io import decode_datum
 from transferability.data import fashion_mnist as fm
-from transferability.data.names import FASHION_MNIST_DATASETS, HALVES, REDUCED
+from transferability.plan import DATA_SETS, HALF_SETS, REDUCED_SETS
 
 
 def write_small_fashion_mnist(root: Path, n_train: int = 200, n_valid: int = 60) -> Path:
@@ -47,8 +47,8 @@ def test_the_datasets_classes() -> None:
     assert classes["half0A"] == [0, 1, 3, 7, 8] and classes["half0B"] == [2, 4, 5, 6, 9]
     assert classes["halfnatmanA"] == [0, 1, 2, 3, 4, 6]  # clothing
     assert classes["halfnatmanB"] == [5, 7, 8, 9]  # sandal, sneaker, bag, ankle boot
-    assert list(classes) == ["whole", *HALVES]
-    assert list(FASHION_MNIST_DATASETS) == ["whole", *HALVES, *REDUCED]
+    assert list(classes) == ["whole", *HALF_SETS]
+    assert list(DATA_SETS) == ["whole", *HALF_SETS, *REDUCED_SETS]
 
 
 @pytest.mark.parametrize("per_class", [1, 2, 5, 1300])
@@ -63,7 +63,7 @@ def test_reduced_sets_take_the_first_images_of_each_class(built: Path, per_class
     assert not (built / "out" / f"reduced{per_class:04d}_valid").exists()
 
 
-@pytest.mark.parametrize("name", ["whole", *HALVES])
+@pytest.mark.parametrize("name", ["whole", *HALF_SETS])
 def test_each_dataset(built: Path, name: str) -> None:
     data = fm.load(built / "source")
     classes = fm.dataset_classes()[name]
@@ -79,7 +79,7 @@ def test_each_dataset(built: Path, name: str) -> None:
         assert all(d.data == image.tobytes() for d, image in zip(datums, images[keep],
                                                                   strict=True))
         idxmap = folder / "idxmap.txt"
-        if name in HALVES:
+        if name in HALF_SETS:
             assert idxmap.read_text() == "".join(f"{c} {i}\n" for i, c in enumerate(classes))
         else:
             assert not idxmap.exists()

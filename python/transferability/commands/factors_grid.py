@@ -6,8 +6,8 @@ import argparse
 import csv
 from pathlib import Path
 
-from transferability import layout
 from transferability.errors import UserError
+from transferability.plan import layout
 
 COMMAND = "make factors-grid"
 

@@ -19,7 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from transferability import layout, plan
+from transferability import plan
 from transferability.data.lmdb_io import entry_count
 from transferability.errors import UserError
 from transferability.factors.feature_store import load
@@ -27,7 +27,7 @@ from transferability.factors.study import layer_features, reduction, transfer_ac
 from transferability.factors.svm import evaluate
 from transferability.nets import caffenet
 from transferability.nets.generate import profile
-from transferability.plan import Net
+from transferability.plan import Net, layout
 
 DATASET = plan.FACTOR_DATASET
 COLUMNS = ("width", "depth", "seed", "source", "target", "target_set", "layer", "position",

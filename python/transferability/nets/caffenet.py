@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from transferability.caffe_io import caffe_pb2
+from transferability.plan import layout
+from transferability.plan.datasets import DATASETS, Dataset
 
 LEARNABLE = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
 DEPTH = len(LEARNABLE)  # CaffeNet's learnable layers: five convolutional, three fully connected
@@ -27,13 +29,10 @@ class Conv:
 
 @dataclass(frozen=True)
 class Profile:
-    """Every size and filler of one dataset's CaffeNet."""
+    """Every size and filler of one dataset's CaffeNet; its input and classes are the dataset's."""
 
     convs: tuple[Conv, ...]      # CaffeNet's five; the factors grid's sources have 4 or 6
     fc: tuple[int, int]          # the two hidden fully connected layers' widths (fc6, fc7)
-    classes: int                 # fc8 outputs in every net of the dataset, halves included
-    crop: int                    # square crop of the stored image, random in TRAIN, centre in TEST
-    image: int                   # side of the stored (square) image
     train_batch: int
     val_batch: int
     # (type, std of conv and fc8, std of fc6 and fc7); xavier takes no std
@@ -42,11 +41,28 @@ class Profile:
     fc_bias: float               # constant bias of fc6 and fc7 (fc8's is 0)
     pool_after: tuple[int, ...] = (1, 2, 5)
     norm_after: tuple[int, ...] = (1, 2)
-    channels: int = 3            # of the input images
+    data: Dataset | None = None  # the dataset it is built for (PROFILES); None in ARCHITECTURES
+
+    @property
+    def classes(self) -> int:
+        """fc8's outputs in every net of the dataset, halves included."""
+        return self.data.classes
+
+    @property
+    def crop(self) -> int:
+        return self.data.crop
+
+    @property
+    def image(self) -> int:
+        return self.data.image
+
+    @property
+    def channels(self) -> int:
+        return self.data.channels
 
 
 # The paper's CaffeNet (docs/PAPER.md, "Architecture").
-IMAGENET = Profile(
+CAFFENET = Profile(
     convs=(
         Conv(96, 11, 4, 0, 1, 0.0),
         Conv(256, 5, 1, 2, 2, 1.0),
@@ -55,9 +71,6 @@ IMAGENET = Profile(
         Conv(256, 3, 1, 1, 2, 1.0),
     ),
     fc=(4096, 4096),
-    classes=1000,
-    crop=227,
-    image=256,
     train_batch=256,
     val_batch=50,
     weight_filler=("gaussian", 0.01, 0.005),
@@ -84,7 +97,7 @@ IMAGENET = Profile(
 # the demo then took 16 min 45 s; on the slower machine of 2026-12-01, 14 ms and 27 min 12 s).
 # Wider tops did not help: conv5 64 and fc 256 or 512 left the selffers +0.5 to +1.5 points above
 # their base (2026-12-01).
-FASHION_MNIST = Profile(
+SCALED = Profile(
     convs=(
         Conv(16, 5, 2, 0, 1, 0.0),
         Conv(32, 5, 1, 2, 2, 0.0),
@@ -93,18 +106,16 @@ FASHION_MNIST = Profile(
         Conv(32, 3, 1, 1, 2, 0.0),
     ),
     fc=(128, 128),
-    classes=10,
-    crop=28,
-    image=28,
     train_batch=64,
     val_batch=100,
     weight_filler=("xavier", 0.0, 0.0),
     scale=1 / 256,
     fc_bias=0.0,
-    channels=1,
 )
 
-PROFILES = {"imagenet": IMAGENET, "fashion-mnist": FASHION_MNIST}
+ARCHITECTURES = {"caffenet": CAFFENET, "scaled": SCALED}
+# Each dataset's CaffeNet: the architecture its record names, for its images and classes.
+PROFILES = {name: replace(ARCHITECTURES[d.profile], data=d) for name, d in DATASETS.items()}
 
 
 def _scaled(units: int, width: float) -> int:
@@ -169,8 +180,8 @@ def _layer(net: caffe_pb2.NetParameter, name: str, kind: str, bottom: str, top: 
 
 def _data_layers(net: caffe_pb2.NetParameter, p: Profile, mean_file: str) -> None:
     for phase, source, batch, mirror in (
-        (caffe_pb2.TRAIN, "train_lmdb", p.train_batch, True),
-        (caffe_pb2.TEST, "val_lmdb", p.val_batch, False),
+        (caffe_pb2.TRAIN, layout.TRAIN_LMDB, p.train_batch, True),
+        (caffe_pb2.TEST, layout.VAL_LMDB, p.val_batch, False),
     ):
         layer = net.layer.add(name="data", type="Data", top=["data", "label"])
         layer.include.add(phase=phase)
@@ -230,7 +241,7 @@ def _fc_block(net, p: Profile, i: int, bottom: str, frozen: bool) -> str:
 
 
 def train_val(profile: Profile, name: str, frozen: int = 0,
-              mean_file: str = "mean.binaryproto") -> caffe_pb2.NetParameter:
+              mean_file: str = layout.MEAN) -> caffe_pb2.NetParameter:
     """The train_val net with the first `frozen` learnable layers at lr_mult 0, decay_mult 0."""
     net = caffe_pb2.NetParameter(name=name)
     _data_layers(net, profile, mean_file)

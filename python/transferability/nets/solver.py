@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from transferability.caffe_io import caffe_pb2
-from transferability.plan import Net
+from transferability.plan import Net, check_iters, layout
+from transferability.plan.datasets import dataset as dataset_record
 
 
 @dataclass(frozen=True)
@@ -49,22 +50,24 @@ FASHION_MNIST = Schedule(base_lr=0.02, stepsize=2500, max_iter=7500, test_interv
 FASHION_MNIST_REDUCED = replace(FASHION_MNIST, base_lr=0.025, stepsize=1067, max_iter=3333,
                                 test_interval=1111, snapshot=1111)
 
+# The standard and the reduced-data schedule, by the name a dataset's record gives.
 SCHEDULES = {
-    "imagenet": (PAPER, PAPER_REDUCED),
-    "fashion-mnist": (FASHION_MNIST, FASHION_MNIST_REDUCED),
+    "paper": (PAPER, PAPER_REDUCED),
+    "scaled": (FASHION_MNIST, FASHION_MNIST_REDUCED),
 }
-FASHION_MNIST_VAL_PER_CLASS = 1000
-# Training images in one half of a random split, to state schedules in epochs: ILSVRC-2012's
-# 1,281,167 over two halves; Fashion-MNIST's 6000 a class, 5 classes a half.
-TRAIN_IMAGES_PER_HALF = {"imagenet": 1_281_167 // 2, "fashion-mnist": 30_000}
+
+
+def schedules(dataset: str) -> tuple[Schedule, Schedule]:
+    """The dataset's standard and reduced-data schedules."""
+    return SCHEDULES[dataset_record(dataset).schedules]
 
 
 def schedule_for(dataset: str, net: Net) -> Schedule:
-    standard, reduced = SCHEDULES[dataset]
+    standard, reduced = schedules(dataset)
     return reduced if net.reduced else standard
 
 
-def solver(schedule: Schedule, test_iter: int, net_file: str = "train_val.prototxt",
+def solver(schedule: Schedule, test_iter: int, net_file: str = layout.TRAIN_VAL,
            ) -> caffe_pb2.SolverParameter:
     """A SolverParameter for one run folder: paths are relative to it."""
     s = caffe_pb2.SolverParameter(
@@ -85,8 +88,7 @@ SHORT_TEST_BATCHES = 50
 
 def shorten(s: caffe_pb2.SolverParameter, iters: int) -> caffe_pb2.SolverParameter:
     """A copy of `s` that runs `iters` iterations, its step, test and snapshot points scaled."""
-    if iters < 1:
-        raise ValueError(f"ITERS must be a positive integer, not {iters}")
+    check_iters(iters)
     out = caffe_pb2.SolverParameter()
     out.CopyFrom(s)
     ratio = iters / s.max_iter

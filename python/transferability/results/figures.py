@@ -35,7 +35,6 @@ LINE_LABEL = {  # the treatments by name; what they show is judged in findings.p
     "AnB": "AnB: transfer, frozen (mean)",
     "AnB+": "AnB+: transfer, fine-tuned (mean)",
 }
-NATMAN_HALVES = {"imagenet": ("natural", "man-made")}
 X_LABEL = "Layer n at which network is chopped and retrained"
 Y_LABEL = "Top-1 accuracy (higher is better)"
 
@@ -120,9 +119,14 @@ def _mean_lines(ax: Axes, pts: series.Points) -> None:
     ax.legend(loc="best", fontsize=8)
 
 
+def _natman_names(dataset: str | None) -> tuple[str, str] | None:
+    record = plan.DATASETS.get(dataset or "")
+    return record.natman_names if record else None
+
+
 def _natman_series(src: Source) -> dict[str, dict[int, float]]:
     """'natural -> man-made' style label -> {n: accuracy}, n = 0 the target's base net."""
-    names = NATMAN_HALVES.get(src.dataset, ("natman A", "natman B"))
+    names = _natman_names(src.dataset) or ("natman A", "natman B")
     half = dict(zip(plan.HALVES, names, strict=True))
     out = {}
     for source, target in (("B", "A"), ("A", "B")):
@@ -167,7 +171,8 @@ def figure3(src: Source) -> Figure:
     anb = ({0: pts.base()} | pts.means("AnB")) if pts.base() is not None else {}
     _plot_curve(rel_ax, _relative(anb), "AnB, random splits (mean)", **STYLE["AnB"])
     rel_ax.axhline(0, color="gray", linestyle=":", linewidth=1, label="reference (base net)")
-    halves = "natural and man-made" if src.dataset in NATMAN_HALVES else "the natman split's"
+    names = _natman_names(src.dataset)
+    halves = " and ".join(names) if names else "the natman split's"
     natman_ax.set_title(f"transfer between {halves} halves (frozen)", fontsize=9)
     random_ax.set_title("first n layers random and frozen, all classes", fontsize=9)
     rel_ax.set_title("relative to each one's base net (n = 0)", fontsize=9)

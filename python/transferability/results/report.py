@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from transferability import plan
 from transferability.caffe_env import REPO_ROOT
 from transferability.nets import caffenet, solver
+from transferability.plan.datasets import IMAGENET
 from transferability.results import compare, findings, paper
 from transferability.results import tables as results
 from transferability.results import treatments as series
@@ -95,7 +96,7 @@ def _crop(profile) -> str:
 def settings(dataset: str) -> list[tuple[str, str]]:
     """The profile and schedule the runs were generated with, in epochs beside the paper's."""
     profile = caffenet.PROFILES[dataset]
-    standard, _ = solver.SCHEDULES[dataset]
+    standard, _ = solver.schedules(dataset)
     convs = "-".join(str(c.num_output) for c in profile.convs)
     rows = [
         ("network", f"CaffeNet layer sequence, conv {convs}, fc {profile.fc[0]}-{profile.fc[1]}-"
@@ -104,12 +105,13 @@ def settings(dataset: str) -> list[tuple[str, str]]:
                    f"{standard.gamma} every {standard.stepsize} iterations, {standard.max_iter} "
                    f"iterations, batch {profile.train_batch}"),
     ]
-    per_half = solver.TRAIN_IMAGES_PER_HALF.get(dataset)
+    per_half = profile.data.train_images_per_half
     if per_half:
         step = standard.stepsize * profile.train_batch / per_half
         total = standard.max_iter * profile.train_batch / per_half
-        paper_step = solver.PAPER.stepsize * 256 / solver.TRAIN_IMAGES_PER_HALF["imagenet"]
-        paper_total = solver.PAPER.max_iter * 256 / solver.TRAIN_IMAGES_PER_HALF["imagenet"]
+        paper_half = IMAGENET.train_images_per_half
+        paper_step = solver.PAPER.stepsize * caffenet.CAFFENET.train_batch / paper_half
+        paper_total = solver.PAPER.max_iter * caffenet.CAFFENET.train_batch / paper_half
         rows.append(("epochs (of a half's training set)",
                      f"{step:.1f} per lr step, {total:.1f} in all (the paper: {paper_step:.0f} "
                      f"per step, {paper_total:.0f} in all)"))

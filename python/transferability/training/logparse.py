@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from transferability.errors import UserError
+from transferability.plan.layout import TRAIN_LOG
 
 _NUM = r"([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf)"
 _TEST_START = re.compile(r"Iteration (\d+), Testing net(?: \(#(\d+)\))?")
@@ -175,7 +176,7 @@ def find_log(path: Path) -> Path:
         if not path.is_file():
             raise UserError(f"{path} is not a regular file (a FIFO or device?): give a log file")
         return path
-    for name in ("train.log", "train.log.gz"):
+    for name in (TRAIN_LOG, f"{TRAIN_LOG}.gz"):
         if (path / name).is_file():
             return path / name
     raise FileNotFoundError(f"no train.log or train.log.gz in {path}")
