@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import lmdb_items, run_caffe_tool, run_data_prep
+from tests.fake_imagenet import write_fake_ilsvrc2012
 from tests.test_data_lmdb import _datum_fields
 from tests.test_data_make import make  # noqa: F401  (the scratch-Makefile fixture)
 from transferability.bench.data import largest_difference
 from transferability.data import lmdb_io
 from transferability.data.lists import read_list, write_list
 from transferability.data.lmdb_build import SKIP_HINT
-from transferability.data.synthetic import write_fake_ilsvrc2012
 from transferability.data.wordnet import DEFAULT_ROOT
 from transferability.plan import DATA_SETS
 

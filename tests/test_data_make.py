@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import lmdb_items
+from tests.fake_imagenet import write_fake_imagenet
 from tests.test_data_fashion_mnist import write_small_fashion_mnist
 from transferability.caffe_env import REPO_ROOT, caffe_home
-from transferability.data.synthetic import write_fake_imagenet
 from transferability.data.wordnet import DEFAULT_ROOT
 from transferability.plan import DATA_SETS
 

@@ -187,10 +187,6 @@ def decode_datum(buf: bytes | memoryview):
     return caffe_pb2.Datum.FromString(bytes(buf))
 
 
-def datum_label(buf: bytes | memoryview) -> int:
-    return decode_datum(buf).label
-
-
 def relabel_datum(buf: bytes | memoryview, label: int) -> bytes:
     """The same Datum with its label replaced."""
     datum = decode_datum(buf)
@@ -220,12 +216,6 @@ def encode_blobproto(array: np.ndarray) -> bytes:
     blob = caffe_pb2.BlobProto(num=num, channels=channels, height=height, width=width)
     blob.data.extend(np.asarray(array, np.float32).ravel().tolist())
     return blob.SerializeToString()
-
-
-def decode_blobproto(buf: bytes) -> np.ndarray:
-    """The blob's data shaped by `shape` when present, else by num/channels/height/width."""
-    blob = caffe_pb2.BlobProto.FromString(bytes(buf))
-    return np.asarray(blob.data, np.float32).reshape(blob_shape(blob))
 
 
 def read_mean(path: Path) -> np.ndarray:

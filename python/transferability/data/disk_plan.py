@@ -111,7 +111,7 @@ def wanted_sets(goals: Iterable[str], data: Path) -> set[str] | None:
     `data`, no goal or a goal not known here. A goal is a net's target (`imagenet/split0/A3B`:
     a transfer needs its base's sets too) or a stamp in `data` (`half0A.done`,
     `half0A_train/lmdb.done`)."""
-    stamps = {layout.set_folder(data, name, part) / layout.LMDB_DONE: name
+    stamps = {layout.lmdb_stamp(data, name, part): name
               for name in DATA_SETS for part in ("train", "valid")}
     stamps |= {Path(data) / f"{name}.done": name for name in DATA_SETS}
     stamps = {path.absolute(): name for path, name in stamps.items()}
@@ -136,7 +136,7 @@ def remaining(data: Path, sizes: dict[str, int], wanted: set[str] | None) -> dic
         wanted = wanted | {"whole"}
     return {name: size for name, size in sizes.items()
             if (wanted is None or name.rsplit("_", 1)[0] in wanted)
-            and not (data / name / layout.LMDB_DONE).exists()}
+            and not layout.lmdb_stamp(data, *name.rsplit("_", 1)).exists()}
 
 
 def measured_record_bytes(db: Path) -> float:

@@ -46,16 +46,6 @@ def read_idx(path: str | Path) -> np.ndarray:
     return data.reshape(dims)
 
 
-def write_idx(path: str | Path, array: np.ndarray) -> Path:
-    """The inverse of read_idx (uint8 only), gzipped when the name ends in .gz."""
-    path = Path(path)
-    header = bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, ">i4").tobytes()
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "wb") as file:
-        file.write(header + np.ascontiguousarray(array, np.uint8).tobytes())
-    return path
-
-
 def find_idx(root: Path, name: str) -> Path:
     for candidate in (root / name, root / f"{name}.gz"):
         if candidate.is_file():

@@ -31,7 +31,6 @@ REDUCED_PER_CLASS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 750, 1000, 1300)
 # reports no noise): `baseB-seed1`, `baseB-seed2`.
 NOISE_SEEDS = (1, 2)
 
-_TRANSFER = re.compile(r"^([AB])([1-7])([AB])(\+?)$")
 
 
 @dataclass(frozen=True)
@@ -232,11 +231,3 @@ def paper_name(net: Net) -> str:
     if net.group == "natman":
         return f"{prefix}natman{net.source_half}{net.target_half}_1_{net.n}"
     return f"{prefix}{split}{net.source_half}{split}{net.target_half}_1_{net.n}"
-
-
-def parse_name(name: str) -> tuple[str, int, str, bool] | None:
-    """`A3B+` -> ('A', 3, 'B', True); None for a name that is not a transfer."""
-    match = _TRANSFER.match(name)
-    if not match:
-        return None
-    return match[1], int(match[2]), match[3], match[4] == "+"

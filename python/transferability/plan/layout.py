@@ -24,7 +24,7 @@ from pathlib import Path
 from transferability.plan import Net
 
 FINAL = "final.caffemodel"
-RUN_JSON = SETTINGS = "run.json"
+RUN_JSON = "run.json"
 TRAIN_LOG = "train.log"
 TRAIN_VAL = "train_val.prototxt"
 SOLVER = "solver.prototxt"

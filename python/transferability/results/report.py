@@ -24,9 +24,7 @@ from transferability import plan
 from transferability.caffe_env import REPO_ROOT
 from transferability.nets import caffenet, solver
 from transferability.plan.datasets import IMAGENET
-from transferability.results import compare, findings, paper
-from transferability.results import tables as results
-from transferability.results import treatments as series
+from transferability.results import compare, findings, paper, tables, treatments
 from transferability.results.figures import Source, figure2, figure3, pooling, reduced
 
 CSS = """body{font-family:sans-serif;max-width:70em;margin:2em auto;padding:0 1em;color:#222}
@@ -134,11 +132,11 @@ def relative_source(src: Source) -> Source:
 def _figures(src: Source) -> list[tuple[str, Figure]]:
     present = {key.split("/")[0] for key in src.acc}
     out = []
-    random_splits = present & set(series.RANDOM_GROUPS)
+    random_splits = present & set(treatments.RANDOM_GROUPS)
     if len(random_splits) > 1:
         label = f"{len(random_splits)} random splits, both halves, each net less its own base"
         out.append((f"Figure 2, {label}",
-                    figure2(relative_source(src), series.RANDOM_GROUPS, label)))
+                    figure2(relative_source(src), treatments.RANDOM_GROUPS, label)))
     for group in [plan.group_of_split(s) for s in plan.SPLITS if plan.group_of_split(s) in present]:
         label = group.replace("split", "split ") if group != "natman" else "natural/man-made"
         out.append((f"Figure 2, {label}", figure2(src, (group,), label)))
@@ -155,7 +153,7 @@ class Study:
 
     runs_dir: Path
     dataset: str
-    runs: list[results.Run]
+    runs: list[tables.Run]
     acc: dict[str, float]
     unfinished: set[str]
     pool: bool
@@ -170,8 +168,8 @@ class Study:
 
 
 def study(runs_dir: Path, dataset: str) -> Study:
-    runs, _ = results.scan(runs_dir, dataset)
-    acc, unfinished = results.accuracies(runs, dataset)
+    runs, _ = tables.scan(runs_dir, dataset)
+    acc, unfinished = tables.accuracies(runs, dataset)
     spread, found, controls = compare.judged(acc)
     return Study(runs_dir, dataset, runs, acc, unfinished, pooling(dataset, None), spread,
                  found, controls)
@@ -211,7 +209,7 @@ def page(st: Study) -> str:
                      f"src='data:image/png;base64,{_png(fig)}'>")
     parts += [
         "<h2>Derived quantities per n (percentage points)</h2>",
-        "<p>" + "; ".join(f"{esc(k)} = {esc(v)}" for k, v in series.DERIVED.items())
+        "<p>" + "; ".join(f"{esc(k)} = {esc(v)}" for k, v in treatments.DERIVED.items())
         + ". Paper: halves pooled, BnB from its AnA nets.</p>",
         _table(derived, compare.DERIVED_COLUMNS),
         "<h2>Every network beside the paper</h2>",
@@ -268,7 +266,7 @@ def publish(st: Study, out: Path) -> list[Path]:
     src = replace(st.source, title=f"{st.dataset}: {len(st.acc)} networks")
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "networks.csv", "w", newline="") as csv_file:
-        results.write_csv(st.runs, csv_file)
+        tables.write_csv(st.runs, csv_file)
     written = [out / "networks.csv"]
     for name, rows, columns in (
             ("compare.csv", compare.net_rows(st.runs), compare.NET_COLUMNS),
@@ -279,7 +277,7 @@ def publish(st: Study, out: Path) -> list[Path]:
         written.append(out / name)
     (out / "findings.md").write_text(findings_markdown(st, provenance()))
     written.append(out / "findings.md")
-    figures = {"figure2": figure2(relative_source(src), series.RANDOM_GROUPS,
+    figures = {"figure2": figure2(relative_source(src), treatments.RANDOM_GROUPS,
                                   "random splits 0-3, both halves, each net less its own base"),
                "figure2_split0": figure2(src, ("split0",), "split 0"),
                "figure3": figure3(src), "reduced": reduced(src)}
