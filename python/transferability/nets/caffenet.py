@@ -81,22 +81,9 @@ CAFFENET = Profile(
 # Scaled for 1x28x28 Fashion-MNIST: the same eight learnable layers, order, kinds, groups, LRN and
 # dropout. conv1 is 5x5 stride 2 with no padding, like the paper's 11x11 stride 4 (which shrinks
 # 227 to 55): 28 to 12, which leaves conv3-5 on 3x3 maps (CaffeNet's 13x13 are 1/17 of its input).
-# Crop 28 of 28, mirror kept: the paper crops 227 of a 256x256 image whose object sits inside the
-# frame, but a Fashion-MNIST item fills its 28x28, and a 24-pixel crop cut it: on split0's half B
-# the 24-crop net reached 86.6% and its fine-tuned selffers B3B+/B7B+ ended +1.06/+1.02 points
-# above it (still learning: every doubling of the schedule added about a point), the whole image
-# 90.3% and +0.32/+0.80 (2026-12-01, BENCHMARKS.md); the whole image with conv1 unpadded keeps
-# the 24-crop net's cost an iteration (12x12 after conv1) and met the paper's controls (solver.py).
-# Fillers: with the paper's small gaussians on raw 0..255 input this net learns nothing in 1000
-# iterations and xavier on raw input diverges (docs/BUILD_NOTES.md), so the scaled net uses xavier
-# on input scaled by 1/256, and zero biases: on split0's half B they gave 66.5% where the paper's
-# constant-1 biases gave 61.7% (900 iterations, measured 2026-11-23).
-# Widths: conv 16-32-48-48-32 and fc 128-128, half of the first scaled profile's 32-64-96-96-64 and
-# 256-256, for the demo's 20 minutes on 2 cores: in real training (2 jobs on 2 cores) the
-# half-width net took 9.6 ms an iteration against about 23-41 ms for the full width (2026-11-24;
-# the demo then took 16 min 45 s; on the slower machine of 2026-12-01, 14 ms and 27 min 12 s).
-# Wider tops did not help: conv5 64 and fc 256 or 512 left the selffers +0.5 to +1.5 points above
-# their base (2026-12-01).
+# Xavier fillers on input scaled by 1/256 and zero biases, because the paper's small gaussians
+# learn nothing on raw input here; half the first widths, for the demo's time on 2 cores. What
+# each choice measured: BENCHMARKS.md, "Why the scaled profile and schedule are as they are".
 SCALED = Profile(
     convs=(
         Conv(16, 5, 2, 0, 1, 0.0),

@@ -40,7 +40,8 @@ IMAGENET = Dataset(
     image=256, crop=227, channels=3, train_images_per_half=1_281_167 // 2, val_per_class=None,
     profile="caffenet", schedules="paper",
 )
-# Fashion-MNIST's natman halves are its own (data/splits.py): 6 and 4 of the 10 classes.
+# Fashion-MNIST's natman halves are its own (data/splits.py): 6 and 4 of the 10 classes. Its crop
+# is the whole image: an item fills its 28x28, and a 24-pixel crop cut it (BENCHMARKS.md).
 FASHION_MNIST = Dataset(
     name="fashion-mnist", classes=10, natman=(6, 4), natman_names=None,
     image=28, crop=28, channels=1, train_images_per_half=30_000, val_per_class=1000,
