@@ -19,14 +19,9 @@ from google.protobuf import text_format
 
 from transferability import plan
 from transferability.caffe_env import REPO_ROOT
-from transferability.caffe_io import (
-    caffe_pb2,
-    copy_file,
-    read_prototxt,
-    read_solver,
-    write_text,
-)
+from transferability.caffe_io import caffe_pb2, read_prototxt, read_solver
 from transferability.data.lmdb_io import LmdbWriter, iter_values
+from transferability.disk import copy_file, write_text
 from transferability.errors import UserError
 from transferability.nets.solver import shorten
 from transferability.nets.transplant import learnable_layers

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from transferability.caffe_io import encode_raw_datum, write_mean, write_text
+from transferability.caffe_io import encode_raw_datum, write_mean
 from transferability.data.lmdb_io import LmdbWriter
 from transferability.data.mean import compute_mean
 from transferability.data.splits import half_classes, idxmap_text, label_map
+from transferability.disk import write_text
 from transferability.errors import UserError
 from transferability.plan import HALF_SETS, layout
 

@@ -7,7 +7,6 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from transferability.caffe_io import write_text
 from transferability.data.lists import (
     Entry,
     check_labels,
@@ -17,6 +16,7 @@ from transferability.data.lists import (
 )
 from transferability.data.splits import first_per_class, half_classes, idxmap_text, select
 from transferability.data.wordnet import WordNet, wnid_offset
+from transferability.disk import write_text
 from transferability.errors import UserError
 from transferability.plan import REDUCED_PER_CLASS, REDUCED_SETS, layout
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from google.protobuf import text_format
 
 from transferability import plan
+from transferability.disk import write_text
 from transferability.nets import caffenet, solver
 from transferability.plan import Net, layout
 from transferability.plan.datasets import DATASETS
@@ -75,7 +76,6 @@ def write_all(root: Path) -> int:
                 old.unlink()
     for rel, text in files.items():
         path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists() or path.read_text() != text:
-            path.write_text(text)
+            write_text(path, text)
     return len(files)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
 
 from transferability import plan
 from transferability.results import findings, paper, treatments
@@ -120,12 +118,14 @@ def text_table(rows: Sequence[Mapping[str, Cell]], columns: Sequence[str]) -> st
     return "\n".join([line(columns), rule, *(line(r) for r in cells)])
 
 
-def write_csv(path: Path, rows: Sequence[Mapping[str, Cell]], columns: Sequence[str]) -> None:
-    with open(path, "w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({c: "" if row[c] is None else row[c] for c in columns})
+def markdown_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str],
+                   headers: Sequence[str] | None = None,
+                   show: Callable[[str, object], str] = lambda column, value: str(value),
+                   ) -> list[str]:
+    """A Markdown table's lines: the headers (the columns' names unless given), then a row each."""
+    return (["| " + " | ".join(headers or columns) + " |",
+             "| " + " | ".join("---" for _ in columns) + " |"]
+            + ["| " + " | ".join(show(c, row[c]) for c in columns) + " |" for row in rows])
 
 
 def report(dataset: str, net_table: Sequence[Mapping[str, Cell]],

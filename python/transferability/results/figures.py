@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import ScalarFormatter
 
 from transferability import plan
-from transferability.caffe_io import replacing
+from transferability.disk import replacing
 from transferability.errors import UserError
 from transferability.results import paper, tables, treatments
 

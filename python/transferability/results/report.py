@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 
 from transferability import plan
 from transferability.caffe_env import REPO_ROOT
+from transferability.disk import replacing, write_csv, write_text
 from transferability.nets import caffenet, solver
 from transferability.plan.datasets import IMAGENET
 from transferability.results import compare, findings, paper, tables, treatments
@@ -222,15 +223,10 @@ def page(st: Study) -> str:
 
 def write(st: Study, out: Path) -> Path:
     """Write the page whole or not at all."""
-    text = page(st)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, out)
-    return out
+    return write_text(out, page(st))
 
 
-def findings_markdown(st: Study, where: Mapping[str, str]) -> str:
+def study_findings_markdown(st: Study, where: Mapping[str, str]) -> str:
     """The findings as a Markdown table, with the noise, the criteria and where they came from."""
     dataset, found, spread, controls, count = (st.dataset, st.found, st.spread, st.controls,
                                                len(st.acc))
@@ -251,13 +247,11 @@ def findings_markdown(st: Study, where: Mapping[str, str]) -> str:
         "",
         findings.__doc__.split("\n\n", 1)[1].replace("\n", " ").strip(),
         "",
-        "| # | the paper's finding | q | ours (points) | paper (points) | verdict |",
-        "| --- | --- | --- | --- | --- | --- |",
     ]
-    for row in found:
-        cells = [compare.cell(c, row[c]) for c in ("finding", "claim", "q", "q ours", "q paper",
-                                                  "verdict")]
-        lines.append("| " + " | ".join(cells) + " |")
+    lines += compare.markdown_table(
+        found, ("finding", "claim", "q", "q ours", "q paper", "verdict"),
+        ("#", "the paper's finding", "q", "ours (points)", "paper (points)", "verdict"),
+        compare.cell)
     return "\n".join(lines) + "\n"
 
 
@@ -265,24 +259,21 @@ def publish(st: Study, out: Path) -> list[Path]:
     """The committed results of a study: tables, figures, findings and the report, in `out`."""
     src = replace(st.source, title=f"{st.dataset}: {len(st.acc)} networks")
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "networks.csv", "w", newline="") as csv_file:
-        tables.write_csv(st.runs, csv_file)
-    written = [out / "networks.csv"]
+    written = [write_csv(out / "networks.csv", [run.row() for run in st.runs], tables.COLUMNS)]
     for name, rows, columns in (
             ("compare.csv", compare.net_rows(st.runs), compare.NET_COLUMNS),
             ("derived.csv", compare.derived_rows(st.acc, st.pool, st.spread),
              compare.DERIVED_COLUMNS),
             ("findings.csv", st.found, compare.FINDING_COLUMNS)):
-        compare.write_csv(out / name, rows, columns)
-        written.append(out / name)
-    (out / "findings.md").write_text(findings_markdown(st, provenance()))
-    written.append(out / "findings.md")
+        written.append(write_csv(out / name, rows, columns))
+    written.append(write_text(out / "findings.md", study_findings_markdown(st, provenance())))
     figures = {"figure2": figure2(relative_source(src), treatments.RANDOM_GROUPS,
                                   "random splits 0-3, both halves, each net less its own base"),
                "figure2_split0": figure2(src, ("split0",), "split 0"),
                "figure3": figure3(src), "reduced": reduced(src)}
     for stem, fig in figures.items():
-        fig.savefig(out / f"{stem}.png", dpi=110)
+        with replacing(out / f"{stem}.png") as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
         written.append(out / f"{stem}.png")
     written.append(write(st, out / "report.html"))
     return written

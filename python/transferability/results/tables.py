@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
 
 from transferability import plan
 from transferability.errors import UserError
@@ -84,13 +82,6 @@ def scan(runs_dir: Path, dataset: str | None = None) -> tuple[list[Run], list[Pa
             unknown.append(path)
     runs.sort(key=lambda r: (list(plan.DATASETS).index(r.dataset), order[r.net.key]))
     return runs, unknown
-
-
-def write_csv(runs: Iterable[Run], out: TextIO) -> None:
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for run in runs:
-        writer.writerow(run.row())
 
 
 def accuracies(runs: Iterable[Run], dataset: str) -> tuple[dict[str, float], set[str]]:

@@ -23,13 +23,14 @@ from transferability import caffe_io, plan
 from transferability.caffe_env import REPO_ROOT, caffe_tool, tool_environment
 from transferability.caffe_io import caffe_pb2
 from transferability.data.lmdb_io import entry_count
-from transferability.disk import check_free, human
+from transferability.disk import FILE_MODE, check_free, copy_file, human, write_text
 from transferability.errors import UserError
 from transferability.nets.caffenet import parameter_count
 from transferability.nets.generate import profile
 from transferability.nets.solver import shorten
 from transferability.nets.transplant import transplant
 from transferability.plan import Net, layout
+from transferability.training.logparse import last_error_line
 
 KEEP_SNAPSHOTS = 2  # the newest two whole snapshots: one to resume from, one if that is cut
 PRUNE_EVERY = 60.0  # seconds between looks for snapshots to prune while Caffe trains
@@ -92,9 +93,9 @@ def prepare(runs: Path, data: Path, dataset: str, net: Net, iters: int | None = 
     folder.mkdir(parents=True, exist_ok=True)
     for name, path in layout.data_paths(data, dataset, net).items():
         _link(path, folder / name)
-    caffe_io.copy_file(train_val, folder / layout.TRAIN_VAL)
-    caffe_io.write_text(folder / layout.SOLVER, text_format.MessageToString(solver))
-    caffe_io.write_text(folder / layout.RUN_JSON, layout.started_text(settings))
+    copy_file(train_val, folder / layout.TRAIN_VAL)
+    write_text(folder / layout.SOLVER, text_format.MessageToString(solver))
+    write_text(folder / layout.RUN_JSON, layout.started_text(settings))
     return folder
 
 
@@ -294,14 +295,14 @@ _DISK_FULL = "SerializeToOstream"
 
 
 def last_error(log: Path) -> str:
-    """The cause of a crash, from the end of a Caffe log (caffe_io.last_error), said plainly where
-    it is a full disk."""
+    """The cause of a crash, from the end of a Caffe log (last_error_line), said plainly where it
+    is a full disk."""
     if not log.exists():
         return "no log"
     with open(log, "rb") as file:
         file.seek(max(0, log.stat().st_size - 65536))
         tail = file.read().decode("utf-8", errors="replace")
-    cause = caffe_io.last_error(tail)
+    cause = last_error_line(tail)
     if cause is None:
         return "no error line in the log"
     if _DISK_FULL in cause:
@@ -424,7 +425,7 @@ def _finish(folder: Path, dataset: str, key: str, code: int,
         raise UserError(f"{dataset}/{key}: caffe {where} (exit {code}): {hint}; "
                         f"log: {folder / layout.TRAIN_LOG}")
     try:
-        caffe_io.copy_file(snapshot, folder / layout.FINAL)
+        copy_file(snapshot, folder / layout.FINAL)
     except OSError as err:
         raise UserError(f"{dataset}/{key}: could not write {folder / layout.FINAL} "
                         f"({err.strerror}); free space or fix permissions, then run "
@@ -432,6 +433,6 @@ def _finish(folder: Path, dataset: str, key: str, code: int,
     prune_snapshots(folder, keep)
     for path in folder.iterdir():  # Caffe's own files (snapshots, the log) follow its umask
         if path.is_file() and not path.is_symlink():
-            path.chmod(caffe_io.FILE_MODE)
+            path.chmod(FILE_MODE)
     print(f"{dataset}/{key}: finished, {folder / layout.FINAL}", file=sys.stderr)
     return folder / layout.FINAL

@@ -11,11 +11,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from transferability.caffe_io import is_error_line
 from transferability.plan import Net
 from transferability.plan.layout import FINAL, TRAIN_LOG, run_dir
 from transferability.plan.selections import Selection, net_name
-from transferability.training.logparse import TrainingLog, parse_log, parse_text
+from transferability.training.logparse import TrainingLog, is_error_line, parse_log, parse_text
 from transferability.training.runs import last_error, max_iter
 from transferability.training.slurm import Queued
 
