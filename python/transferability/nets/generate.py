@@ -44,7 +44,8 @@ def to_text(message, what: str) -> str:
 
 
 def files_for(dataset: str, net: Net) -> dict[str, str]:
-    """Relative path -> text for the net's train_val and solver."""
+    """Relative path -> text for the net's train_val and solver (their headers still name
+    plan.py, now the plan package: the generated files stay byte for byte what they were)."""
     return {
         str(layout.generated_net(Path(), dataset, net)):
             to_text(net_param(dataset, net), "caffenet.py, plan.py"),
