@@ -63,25 +63,28 @@ TRAIN = OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} \
 require = $(if $(1),,$(error $(2)))
 one_of  = $(and $(filter $(2),$(1)),$(if $(word 2,$(1)),,ok))
 GROUP = $(if $(filter natman,$(SPLIT)),natman,split$(SPLIT))
-RUN   = $(RUNS)/$(DATASET)/$(1)/final.caffemodel
 # One net a user names: its run folder, finished or not, must have been made with these settings
-# (make alone would call a finished one up to date whatever ITERS says); then make trains it.
+# (make alone would call a finished one up to date whatever ITERS says); then its target trains it.
 train_one = $(TRANSFERABILITY) train --check-only --runs $(RUNS) $(if $(ITERS),--iters $(ITERS)) \
-	$(DATASET) '$(1)' && $(MAKE) --no-print-directory '$(call RUN,$(1))'
-# The plan's lists (PLAN_DATASETS, PLAN_SPLITS, PLAN_LAYERS_N, PLAN_PER_CLASS, PLAN_DATA_HALVES,
-# PLAN_DATA_REDUCED) and one rule per network come from plan.py, in $(PLAN_MK) (see the end).
+	$(DATASET) '$(1)' && $(MAKE) --no-print-directory '$(DATASET)/$(1)'
+# The plan's value lists (PLAN_LISTS names them: PLAN_DATASETS, PLAN_SPLITS, ...), one rule and one
+# target `<dataset>/<group>/<net>` per network come from the plan package, in $(PLAN_MK) (the end).
 comma := ,
-# DATASET and SPLIT are checked here, for every target that reads them (data.mk's `make data` too).
-dataset_error = $(if $(call one_of,$(DATASET),$(PLAN_DATASETS)),,unknown DATASET '$(DATASET)': use $(subst $(space), or ,$(PLAN_DATASETS)))
-split_error = $(if $(call one_of,$(SPLIT),$(PLAN_SPLITS)),,unknown SPLIT '$(SPLIT)': use 0 1 2 3 or natman)
 space := $(subst ,, )
+# `a, b or c`
+or_list = $(if $(word 2,$(1)),$(subst $(space),$(comma)$(space),$(strip $(wordlist 1,$(words $(wordlist 2,999,$(1))),$(1)))) or $(lastword $(1)),$(1))
+# DATASET and SPLIT are checked here, for every target that reads them (data.mk's `make data` too).
+dataset_error = $(if $(call one_of,$(DATASET),$(PLAN_DATASETS)),,unknown DATASET '$(DATASET)': use $(call or_list,$(PLAN_DATASETS)))
+split_error = $(if $(call one_of,$(SPLIT),$(PLAN_SPLITS)),,unknown SPLIT '$(SPLIT)': use $(call or_list,$(PLAN_SPLITS)))
+n_error = N must be an integer from $(firstword $(PLAN_LAYERS_N)) to $(lastword $(PLAN_LAYERS_N))$(comma) not '$(N)'
 
 .PHONY: help setup caffe caffe-check test test-deps lint demo bench bench-frozen bench-cpu \
 	caffe-stock caffe-test jobs
 
+# A help line's <PLAN_X> stands for the plan's list PLAN_X, written a|b|c.
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_. -]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' \
-	  $(MAKEFILE_LIST)
+	  $(MAKEFILE_LIST) | sed $(foreach v,$(PLAN_LISTS),-e 's/<$(v)>/$(subst $(space),|,$($(v)))/g')
 
 .PHONY: check-args base-A base-B transfer random whole reduced figure2 paper figures compare \
 	figures-paper factors factors-grid prototxt noise report study publish
@@ -119,24 +122,24 @@ check-args: $(if $(CAFFE_BUILD),,caffe-check)
 	$(if $(filter imagenet,$(DATASET)),$(call require,$(IMAGENET),DATASET=imagenet needs IMAGENET=/path/to/ILSVRC2012))
 	$(if $(ITERS),$(call require,$(shell [ "$(ITERS)" -gt 0 ] 2>/dev/null && echo ok),ITERS must be a positive integer$(comma) not '$(ITERS)'))
 
-base-A base-B: check-args setup ## base net of half A or B [DATASET=.. SPLIT=0|1|2|3|natman]
+base-A base-B: check-args setup ## base net of half A or B [DATASET=.. SPLIT=<PLAN_SPLITS>]
 	@$(call train_one,$(GROUP)/base$(@:base-%=%))
 
-transfer: check-args setup ## N=1..7 FROM=A|B TO=A|B [FT=1]: first N layers of baseFROM, trained on TO
-	$(call require,$(call one_of,$(N),$(PLAN_LAYERS_N)),N must be an integer from 1 to 7$(comma) not '$(N)')
-	$(call require,$(call one_of,$(FROM),A B),FROM must be A or B$(comma) not '$(FROM)')
-	$(call require,$(call one_of,$(TO),A B),TO must be A or B$(comma) not '$(TO)')
+transfer: check-args setup ## N=<PLAN_LAYERS_N> FROM=<PLAN_HALVES> TO=<PLAN_HALVES> [FT=1]: first N layers of baseFROM, trained on TO
+	$(call require,$(call one_of,$(N),$(PLAN_LAYERS_N)),$(n_error))
+	$(call require,$(call one_of,$(FROM),$(PLAN_HALVES)),FROM must be $(call or_list,$(PLAN_HALVES))$(comma) not '$(FROM)')
+	$(call require,$(call one_of,$(TO),$(PLAN_HALVES)),TO must be $(call or_list,$(PLAN_HALVES))$(comma) not '$(TO)')
 	$(call require,$(call one_of,$(or $(FT),0),0 1),FT must be 1 (fine-tuned) or 0 or empty (frozen)$(comma) not '$(FT)')
 	@$(call train_one,$(GROUP)/$(FROM)$(N)$(TO)$(if $(filter-out 0,$(FT)),+))
 
-random: check-args setup ## N=1..7: all classes, first N layers frozen at their random initialisation
-	$(call require,$(call one_of,$(N),$(PLAN_LAYERS_N)),N must be an integer from 1 to 7$(comma) not '$(N)')
+random: check-args setup ## N=<PLAN_LAYERS_N>: all classes, first N layers frozen at their random initialisation
+	$(call require,$(call one_of,$(N),$(PLAN_LAYERS_N)),$(n_error))
 	@$(call train_one,whole/random$(N))
 
 whole: check-args setup ## the base net on all classes
 	@$(call train_one,whole/base)
 
-reduced: check-args setup ## PER_CLASS=1|2|5|10|25|50|100|250|500|750|1000|1300 images per class
+reduced: check-args setup ## PER_CLASS=<PLAN_PER_CLASS> images per class
 	$(call require,$(call one_of,$(PER_CLASS),$(PLAN_PER_CLASS)),PER_CLASS must be one of $(PLAN_PER_CLASS)$(comma) not '$(PER_CLASS)')
 	@$(call train_one,reduced/reduced$(shell printf %04d $(PER_CLASS)))
 
@@ -185,15 +188,15 @@ shell_quote  = '$(subst ','\'',$(1))'
 
 .PHONY: slurm status check-plan
 check-plan:
-	$(call require,$(call one_of,$(PLAN),paper figure2 demo),unknown PLAN '$(PLAN)': use paper$(comma) figure2 or demo)
+	$(call require,$(call one_of,$(PLAN),$(PLAN_PLANS)),unknown PLAN '$(PLAN)': use $(call or_list,$(PLAN_PLANS)))
 
-slurm: check-plan check-args caffe setup ## PLAN=paper|figure2|demo: one Slurm job per network, transfers after their bases [SBATCH_ARGS=.. DRY_RUN=1]
+slurm: check-plan check-args caffe setup ## PLAN=<PLAN_PLANS>: one Slurm job per network, transfers after their bases [SBATCH_ARGS=.. DRY_RUN=1]
 	@$(TRANSFERABILITY) slurm $(PLAN_ARGS) --data $(DATA) $(if $(ITERS),--iters $(ITERS)) \
 	  $(if $(GPU),--gpu) $(if $(IMAGENET),--make-var IMAGENET=$(IMAGENET)) \
 	  $(foreach v,KEEP_SNAPSHOTS DISK_MARGIN ENCODED SKIP_BAD_IMAGES,$(if $(filter command line,$(origin $(v))),--make-var $(v)=$($(v)))) \
 	  --sbatch-args=$(call shell_quote,$(SBATCH_ARGS)) $(if $(DRY_RUN),--dry-run)
 
-status: check-plan setup ## PLAN=paper|figure2|demo: each network finished (top-1), running, waiting or failed
+status: check-plan setup ## PLAN=<PLAN_PLANS>: each network finished (top-1), running, waiting or failed
 	@$(TRANSFERABILITY) status $(PLAN_ARGS)
 
 # --- set-up, tests, benchmarks, and the included fragments -----------------------------------
@@ -266,12 +269,11 @@ jobs:
 lint: setup ## ruff over the package, scripts (data_prep, caffe_build) and tests
 	$(VENV)/bin/ruff check python data_prep tests caffe_build
 
-# Rules for every network of the plan, generated from plan.py with no venv needed.
+# Rules for every network of the plan, generated from the plan package with no venv needed.
 PLAN_MK := $(CURDIR)/.cache/plan.mk
-$(PLAN_MK): python/transferability/nets/makerules.py python/transferability/plan.py \
-  python/transferability/layout.py
+$(PLAN_MK): $(wildcard python/transferability/plan/*.py)
 	@mkdir -p $(@D)
-	@PYTHONPATH=python $(PYTHON3) -m transferability.nets.makerules > $@.tmp && mv $@.tmp $@
+	@PYTHONPATH=python $(PYTHON3) -m transferability.plan.makerules > $@.tmp && mv $@.tmp $@
 include $(PLAN_MK)
 include data_prep/data.mk
 include caffe_build/gpu.mk

@@ -42,8 +42,8 @@ IMAGENET_STAMPS := $(IMAGENET_PAIRED) $(IMAGENET_REDUCED)
 DATA_STAMPS := $(if $(filter imagenet,$(DATASET)),$(IMAGENET_STAMPS),$(FASHION_MNIST_STAMPS))
 
 ifneq ($(filter data,$(MAKECMDGOALS)),)
-ifeq ($(filter imagenet fashion-mnist,$(DATASET)),)
-$(error DATASET=$(DATASET) is not one of: fashion-mnist imagenet)
+ifeq ($(filter $(PLAN_DATASETS),$(DATASET)),)
+$(error DATASET=$(DATASET) is not one of: $(PLAN_DATASETS))
 endif
 ifeq ($(DATASET)$(strip $(IMAGENET)),imagenet)
 $(error DATASET=imagenet needs the ILSVRC-2012 folder: pass IMAGENET=/path/to/ILSVRC2012)

@@ -5,20 +5,20 @@ import time
 from pathlib import Path
 
 from transferability.data.fashion_mnist import DEFAULT_ROOT, build_dataset, load
-from transferability.data.names import FASHION_MNIST_DATASETS
 from transferability.data.script import parser, run
+from transferability.plan import DATA_SETS
 
 
 def main() -> int:
     p = parser(__file__, __doc__)
-    p.add_argument("names", nargs="*", choices=[[], *FASHION_MNIST_DATASETS], metavar="NAME",
-                   help=f"datasets to build (default all: {' '.join(FASHION_MNIST_DATASETS)})")
+    p.add_argument("names", nargs="*", choices=[[], *DATA_SETS], metavar="NAME",
+                   help=f"datasets to build (default all: {' '.join(DATA_SETS)})")
     p.add_argument("--source", type=Path, default=DEFAULT_ROOT,
                    help=f"folder of the IDX files (default {DEFAULT_ROOT})")
     p.add_argument("--out", type=Path, required=True, help="writes OUT/<dataset>_<part>/")
     args = p.parse_args()
     data = load(args.source)
-    for name in args.names or FASHION_MNIST_DATASETS:
+    for name in args.names or DATA_SETS:
         start = time.perf_counter()
         build_dataset(data, name, args.out)
         parts = "train" if name.startswith("reduced") else "{train,valid}"

@@ -11,6 +11,7 @@ from transferability.data.checksums import PUBLISHED_MD5
 from transferability.data.imagenet import whole_lists
 from transferability.data.lists import format_list, md5_of, write_list
 from transferability.data.script import parser, run
+from transferability.plan import layout
 
 
 def main() -> int:
@@ -23,7 +24,7 @@ def main() -> int:
     args = p.parse_args()
     train, val = whole_lists(args.imagenet, args.train_list, args.val_list, args.devkit)
     for part, entries in (("train", train), ("valid", val)):
-        path = args.out / f"whole_{part}" / "files.txt"
+        path = layout.file_list(args.out, "whole", part)
         same = path.is_file() and path.read_text() == format_list(entries)
         if not same:
             write_list(path, entries)

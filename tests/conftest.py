@@ -226,7 +226,7 @@ def ilsvrc_wnids() -> list[str]:
 @pytest.fixture(scope="session")
 def fake_ilsvrc(tmp_path_factory, ilsvrc_wnids) -> tuple[Path, dict[str, int]]:
     """The fake (one train image a class, 100 validation images) and its validation truth."""
-    from transferability.data.synthetic import write_fake_ilsvrc2012
+    from tests.fake_imagenet import write_fake_ilsvrc2012
 
     root = tmp_path_factory.mktemp("fake") / "ILSVRC2012"
     return root, write_fake_ilsvrc2012(root, ilsvrc_wnids, train_per_class=1, val_images=100)

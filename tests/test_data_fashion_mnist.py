@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,16 @@ import pytest
 from tests.conftest import lmdb_items, run_caffe_tool, run_data_prep
 from transferability.caffe_io import decode_datum
 from transferability.data import fashion_mnist as fm
-from transferability.data.names import FASHION_MNIST_DATASETS, HALVES, REDUCED
+from transferability.plan import DATA_SETS, HALF_SETS, REDUCED_SETS
+
+
+def write_idx(path: Path, array: np.ndarray) -> Path:
+    """The inverse of read_idx (uint8 only), gzipped when the name ends in .gz."""
+    header = bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, ">i4").tobytes()
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wb") as file:
+        file.write(header + np.ascontiguousarray(array, np.uint8).tobytes())
+    return path
 
 
 def write_small_fashion_mnist(root: Path, n_train: int = 200, n_valid: int = 60) -> Path:
@@ -19,8 +29,8 @@ def write_small_fashion_mnist(root: Path, n_train: int = 200, n_valid: int = 60)
     root.mkdir(parents=True, exist_ok=True)
     for (images_name, labels_name), n, suffix in zip(fm.IDX_FILES.values(), (n_train, n_valid),
                                                      (".gz", ""), strict=True):
-        fm.write_idx(root / f"{images_name}{suffix}", rng.integers(0, 256, (n, 28, 28)))
-        fm.write_idx(root / f"{labels_name}{suffix}", np.arange(n) * 7 % 10)
+        write_idx(root / f"{images_name}{suffix}", rng.integers(0, 256, (n, 28, 28)))
+        write_idx(root / f"{labels_name}{suffix}", np.arange(n) * 7 % 10)
     return root
 
 
@@ -36,7 +46,7 @@ def built(tmp_path_factory) -> Path:
 def test_idx_round_trip(tmp_path: Path) -> None:
     array = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
     for name in ("a.idx", "b.idx.gz"):
-        assert np.array_equal(fm.read_idx(fm.write_idx(tmp_path / name, array)), array)
+        assert np.array_equal(fm.read_idx(write_idx(tmp_path / name, array)), array)
     (tmp_path / "bad").write_bytes(b"\x08\x03\x00\x00")
     with pytest.raises(fm.UserError, match="is not an IDX file"):
         fm.read_idx(tmp_path / "bad")
@@ -47,8 +57,8 @@ def test_the_datasets_classes() -> None:
     assert classes["half0A"] == [0, 1, 3, 7, 8] and classes["half0B"] == [2, 4, 5, 6, 9]
     assert classes["halfnatmanA"] == [0, 1, 2, 3, 4, 6]  # clothing
     assert classes["halfnatmanB"] == [5, 7, 8, 9]  # sandal, sneaker, bag, ankle boot
-    assert list(classes) == ["whole", *HALVES]
-    assert list(FASHION_MNIST_DATASETS) == ["whole", *HALVES, *REDUCED]
+    assert list(classes) == ["whole", *HALF_SETS]
+    assert list(DATA_SETS) == ["whole", *HALF_SETS, *REDUCED_SETS]
 
 
 @pytest.mark.parametrize("per_class", [1, 2, 5, 1300])
@@ -63,7 +73,7 @@ def test_reduced_sets_take_the_first_images_of_each_class(built: Path, per_class
     assert not (built / "out" / f"reduced{per_class:04d}_valid").exists()
 
 
-@pytest.mark.parametrize("name", ["whole", *HALVES])
+@pytest.mark.parametrize("name", ["whole", *HALF_SETS])
 def test_each_dataset(built: Path, name: str) -> None:
     data = fm.load(built / "source")
     classes = fm.dataset_classes()[name]
@@ -79,7 +89,7 @@ def test_each_dataset(built: Path, name: str) -> None:
         assert all(d.data == image.tobytes() for d, image in zip(datums, images[keep],
                                                                   strict=True))
         idxmap = folder / "idxmap.txt"
-        if name in HALVES:
+        if name in HALF_SETS:
             assert idxmap.read_text() == "".join(f"{c} {i}\n" for i, c in enumerate(classes))
         else:
             assert not idxmap.exists()

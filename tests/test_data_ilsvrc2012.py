@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import lmdb_items, run_caffe_tool, run_data_prep
+from tests.fake_imagenet import write_fake_ilsvrc2012
 from tests.test_data_lmdb import _datum_fields
 from tests.test_data_make import make  # noqa: F401  (the scratch-Makefile fixture)
 from transferability.bench.data import largest_difference
 from transferability.data import lmdb_io
 from transferability.data.lists import read_list, write_list
 from transferability.data.lmdb_build import SKIP_HINT
-from transferability.data.names import IMAGENET_DATASETS
-from transferability.data.synthetic import write_fake_ilsvrc2012
 from transferability.data.wordnet import DEFAULT_ROOT
+from transferability.plan import DATA_SETS
 
 needs_wordnet = pytest.mark.skipif(not (DEFAULT_ROOT / "data.noun").is_file(),
                                    reason="WordNet 3.0 is not in /usr/share/wordnet")
@@ -101,7 +101,7 @@ def test_a_truncated_jpeg_stops_the_build_or_is_listed_and_left_out(make, six: P
                                   "marker after its last scan)\n")
     assert f"1 skipped, listed in {report}" in proc.stdout
     assert len(lmdb_items(root / "whole_train/lmdb")) == 20  # 18 + grey, CMYK, PNG - the cut one
-    for name in IMAGENET_DATASETS:  # every half and reduction leaves it out too
+    for name in DATA_SETS:  # every half and reduction leaves it out too
         assert (root / f"{name}.done").exists()
         listed = [path for path, _ in read_list(root / f"{name}_train/files.txt")]
         assert len(lmdb_items(root / f"{name}_train/lmdb")) == len(listed) - (

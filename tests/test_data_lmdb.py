@@ -187,7 +187,7 @@ def test_leftovers_of_dead_writers_are_removed_and_live_ones_kept(tmp_path: Path
     import subprocess
     import sys
 
-    from transferability.caffe_io import temporary_sibling
+    from transferability.disk import temporary_sibling
 
     dead = subprocess.Popen(["true"])
     dead.wait()
@@ -198,7 +198,7 @@ def test_leftovers_of_dead_writers_are_removed_and_live_ones_kept(tmp_path: Path
     live.mkdir()
     other = tmp_path / f".whole.lmdb.tmp-another-node-{dead.pid}-1"
     other.mkdir()
-    script = ("import sys; from transferability.caffe_io import temporary_sibling; "
+    script = ("import sys; from transferability.disk import temporary_sibling; "
               "print(temporary_sibling(sys.argv[1]))")
     proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "whole.lmdb")],
                           capture_output=True, text=True)

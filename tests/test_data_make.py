@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import lmdb_items
+from tests.fake_imagenet import write_fake_imagenet
 from tests.test_data_fashion_mnist import write_small_fashion_mnist
 from transferability.caffe_env import REPO_ROOT, caffe_home
-from transferability.data.names import FASHION_MNIST_DATASETS, IMAGENET_DATASETS
-from transferability.data.synthetic import write_fake_imagenet
 from transferability.data.wordnet import DEFAULT_ROOT
+from transferability.plan import DATA_SETS
 
 NOTHING_TO_DO = "make: Nothing to be done for 'data'.\n"
 SCRATCH = """\
@@ -36,7 +36,7 @@ def make(tmp_path: Path):
     (tmp_path / "Makefile").write_text(SCRATCH.format(
         python=sys.executable, caffe_home=caffe_home(), data_mk=REPO_ROOT / "data_prep/data.mk"))
     # the plan's lists, as the top Makefile includes them before data.mk
-    rules = subprocess.run([sys.executable, "-m", "transferability.nets.makerules"], check=True,
+    rules = subprocess.run([sys.executable, "-m", "transferability.plan.makerules"], check=True,
                            capture_output=True, text=True, cwd=REPO_ROOT / "python").stdout
     (tmp_path / "plan.mk").write_text(rules)
 
@@ -55,7 +55,7 @@ def test_fashion_mnist_builds_once(make, tmp_path: Path) -> None:
     source = write_small_fashion_mnist(tmp_path / "fm", 40, 20)
     proc = make("-j2", "data", f"FASHION_MNIST={source}")
     assert proc.returncode == 0, proc.stderr
-    stamps = [tmp_path / "data/fashion-mnist" / f"{name}.done" for name in FASHION_MNIST_DATASETS]
+    stamps = [tmp_path / "data/fashion-mnist" / f"{name}.done" for name in DATA_SETS]
     assert all(stamp.exists() for stamp in stamps)
     assert len(lmdb_items(tmp_path / "data/fashion-mnist/half2B_valid/lmdb")) == 10
     times = [stamp.stat().st_mtime_ns for stamp in stamps]
@@ -88,7 +88,7 @@ def test_imagenet_pipeline_on_a_miniature(make, tmp_path: Path) -> None:
     proc = make("-j2", *args)
     assert proc.returncode == 0, proc.stderr
     root = tmp_path / "data/imagenet"
-    assert all((root / f"{name}.done").exists() for name in IMAGENET_DATASETS)
+    assert all((root / f"{name}.done").exists() for name in DATA_SETS)
     assert (root / "halfnatmanA_valid/idxmap.txt").read_text() == "0 0\n1 1\n4 2\n5 3\n"
     assert len(lmdb_items(root / "halfnatmanB_train/lmdb")) == 6
     assert len(lmdb_items(root / "reduced0002_train/lmdb")) == 12

@@ -14,9 +14,9 @@ from tests.conftest import run_data_prep
 from transferability.data import imagenet
 from transferability.data.checksums import PUBLISHED_MD5
 from transferability.data.lists import md5_of, read_list, write_list
-from transferability.data.names import HALVES, REDUCED, REDUCTIONS
 from transferability.data.splits import random_half
 from transferability.data.wordnet import DEFAULT_ROOT, WordNet
+from transferability.plan import HALF_SETS, REDUCED_PER_CLASS, REDUCED_SETS
 
 needs_wordnet = pytest.mark.skipif(
     not (DEFAULT_ROOT / "data.noun").is_file(),
@@ -66,7 +66,7 @@ def test_whole_validation_list_md5(whole: Path) -> None:
 
 
 @needs_wordnet
-@pytest.mark.parametrize("name", HALVES)
+@pytest.mark.parametrize("name", HALF_SETS)
 def test_half_validation_list_md5(ilsvrc, name: str) -> None:
     assert md5_of(ilsvrc["root"] / f"{name}_valid/files.txt") == PUBLISHED_MD5[f"{name}_valid"]
 
@@ -80,7 +80,7 @@ def _idxmap(path: Path) -> dict[int, int]:
 
 
 @needs_wordnet
-@pytest.mark.parametrize("name", HALVES)
+@pytest.mark.parametrize("name", HALF_SETS)
 def test_half_train_lists_follow_the_rules(ilsvrc, name: str) -> None:
     root = ilsvrc["root"]
     whole = read_list(root / "whole_train/files.txt")
@@ -116,7 +116,7 @@ def test_extra_natural_wnids_are_the_papers_class_numbers(wnids) -> None:
 
 
 @needs_wordnet
-@pytest.mark.parametrize("name,n", list(zip(REDUCED, REDUCTIONS, strict=True)))
+@pytest.mark.parametrize("name,n", list(zip(REDUCED_SETS, REDUCED_PER_CLASS, strict=True)))
 def test_reduced_lists_keep_the_first_n_per_class(ilsvrc, name: str, n: int) -> None:
     whole = read_list(ilsvrc["root"] / "whole_train/files.txt")
     reduced = read_list(ilsvrc["root"] / f"{name}_train/files.txt")

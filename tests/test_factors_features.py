@@ -13,7 +13,7 @@ import pytest
 from transferability.caffe_env import caffe_tool
 from transferability.cli import main
 from transferability.factors.features import chosen, grid_max_pool
-from transferability.nets.caffenet import FASHION_MNIST
+from transferability.nets.caffenet import PROFILES
 
 BLOBS = ("conv2", "fc7")  # a 4-d convolutional map (after its in-place ReLU) and an fc vector
 
@@ -102,7 +102,7 @@ def test_pooled_features_are_the_grid_maxima(reference, fm_base_run, fm_data, tm
     run = fm_base_run / "fashion-mnist" / "split0" / "baseA"
     ours, _ = _features(run, fm_data / "fashion-mnist" / "half0B_valid", tmp_path / "p.h5",
                         "--layer", "conv2", "--pool", "2")
-    channels = FASHION_MNIST.convs[1].num_output
+    channels = PROFILES["fashion-mnist"].convs[1].num_output
     maps = reference["conv2"].reshape(100, channels, 6, 6)
     expected = np.stack([maps[..., r0:r1, c0:c1].max(axis=(2, 3))
                          for r0, r1 in ((0, 3), (3, 6)) for c0, c1 in ((0, 3), (3, 6))], axis=-1)

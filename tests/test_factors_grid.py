@@ -14,6 +14,7 @@ from transferability import plan
 from transferability.caffe_io import datum_array, decode_datum
 from transferability.cli import main
 from transferability.data import digits
+from transferability.disk import write_csv
 from transferability.errors import UserError
 from transferability.factors import grid
 from transferability.factors.grid_findings import (
@@ -24,7 +25,7 @@ from transferability.factors.grid_findings import (
     best_table,
     grid_findings,
 )
-from transferability.factors.report import write_csv
+from transferability.factors.report import FLOATS
 from transferability.results.findings import NO_DATA, NOT_REPRODUCED, REPRODUCED, WITHIN_NOISE
 
 REQUIRED = {"width", "depth", "target", "layer", "pca", "accuracy"}
@@ -66,7 +67,7 @@ def test_one_source_on_one_target_gives_the_schema(fm_base_run, fm_data, tmp_pat
                           tmp_path / "work")
     assert [(r["layer"], r["pca"]) for r in rows] == [
         (layer, pca) for layer in src.layers for pca in (0, 16)]
-    path = write_csv(rows, tmp_path / "grid.csv", grid.COLUMNS)
+    path = write_csv(tmp_path / "grid.csv", rows, grid.COLUMNS, FLOATS)
     with open(path, newline="") as f:
         back = grid.read_rows(list(csv.DictReader(f)))
     assert REQUIRED <= set(back[0])
@@ -196,7 +197,7 @@ def test_redraw_from_a_csv(tmp_path, capsys) -> None:
     for r in rows:
         r.update(layer=f"l{r['position']}", pca=64 if r["method"] == PCA else 0,
                  source=f"w{r['width']:g}-d{r['depth']}", target_set=r["target"])
-    path = write_csv(rows, tmp_path / "in.csv", grid.COLUMNS)
+    path = write_csv(tmp_path / "in.csv", rows, grid.COLUMNS, FLOATS)
     out = tmp_path / "out"
     assert main(["factors-grid", "runs", "data", "--out", str(out), "--from-csv", str(path)]) == 0
     assert (out / "grid.png").stat().st_size > 20_000
@@ -249,5 +250,5 @@ def test_a_mistyped_runs_makes_no_folder_in_it(tmp_path, capsys) -> None:
 def test_a_table_that_fails_mid_write_leaves_no_file(tmp_path: Path) -> None:
     path = tmp_path / "grid.csv"
     with pytest.raises(ValueError):  # the second row has a column the table does not
-        write_csv([{"width": 1.0}, {"bogus": 2}], path, ("width",))
+        write_csv(path, [{"width": 1.0}, {"bogus": 2}], ("width",))
     assert list(tmp_path.iterdir()) == []

@@ -12,8 +12,7 @@ import pytest
 from tests.conftest import write_run
 from transferability import plan
 from transferability.cli import main
-from transferability.results import paper
-from transferability.results import treatments as series
+from transferability.results import paper, treatments
 from transferability.results.tables import COLUMNS, scan
 from transferability.training.logparse import parse_log
 
@@ -74,13 +73,13 @@ def test_reference_data_maps_onto_the_plan() -> None:
 
 def test_paper_figure2_treatments_pool_the_halves() -> None:
     acc = paper.accuracies()
-    pts = series.points(acc, series.RANDOM_GROUPS, pool_halves=True)
+    pts = treatments.points(acc, treatments.RANDOM_GROUPS, pool_halves=True)
     assert len(pts.at("baseB", 0)) == 8  # both halves of four splits
     for n in range(1, plan.LAYERS + 1):
         assert len(pts.at("AnB", n)) == 8  # AnB and BnA
         assert pts.at("BnB", n) == [acc[f"split{s}/A{n}A"] for s in "0123"]  # the authors' AnA
     halves = [acc[f"split{s}/base{h}"] for s in "0123" for h in "AB"]
-    d = series.derived(pts)
+    d = treatments.derived(pts)
     for n in range(1, plan.LAYERS + 1):
         selffer = mean(acc[f"split{s}/A{n}A"] for s in "0123")
         assert d["co-adaptation drop"][n] == pytest.approx(mean(halves) - selffer)
@@ -91,10 +90,10 @@ def test_paper_figure2_treatments_pool_the_halves() -> None:
 def test_target_b_only_without_pooling() -> None:
     acc = {"split0/baseA": 0.9, "split0/baseB": 0.6, "split0/B2B": 0.5, "split0/A2A": 0.8,
            "split0/A2B": 0.4, "split0/A2B+": 0.7}
-    pts = series.points(acc, ("split0",), pool_halves=False)
+    pts = treatments.points(acc, ("split0",), pool_halves=False)
     assert pts.at("baseB", 0) == [0.6]
     assert (pts.at("BnB", 2), pts.at("AnB", 2), pts.at("AnB+", 2)) == ([0.5], [0.4], [0.7])
-    d = series.derived(pts)
+    d = treatments.derived(pts)
     assert d["co-adaptation drop"][2] == pytest.approx(0.1)
     assert d["specificity drop"][2] == pytest.approx(0.1)
     assert d["fine-tuning gain"][2] == pytest.approx(0.1)

@@ -20,7 +20,7 @@ from transferability.caffe_env import REPO_ROOT
 from transferability.data.disk_plan import raw_record_bytes
 from transferability.data.lmdb_io import entry_count
 from transferability.data.wordnet import DEFAULT_ROOT
-from transferability.nets.caffenet import FASHION_MNIST, IMAGENET, parameter_count
+from transferability.nets.caffenet import PROFILES, parameter_count
 
 pytestmark = pytest.mark.skipif(not (DEFAULT_ROOT / "data.noun").is_file(),
                                 reason="WordNet 3.0 is not in /usr/share/wordnet")
@@ -55,14 +55,14 @@ def test_base_a_ends_with_a_final_model_and_two_snapshots(imagenet_run: Path) ->
 
 
 def test_parameter_count_is_what_caffe_stores(imagenet_run: Path, fm_base_run: Path) -> None:
-    for profile, model in ((IMAGENET, imagenet_run / "runs/imagenet/split0/baseA"),
-                           (FASHION_MNIST, fm_base_run / "fashion-mnist/split0/baseA")):
+    for profile, model in ((PROFILES["imagenet"], imagenet_run / "runs/imagenet/split0/baseA"),
+                           (PROFILES["fashion-mnist"], fm_base_run / "fashion-mnist/split0/baseA")):
         net = caffe_pb2.NetParameter()
         net.ParseFromString((model / "final.caffemodel").read_bytes())
         stored = sum(len(blob.data) for layer in net.layer for blob in layer.blobs)
         assert stored == parameter_count(profile)
     state = next((imagenet_run / "runs/imagenet/split0/baseA").glob("*.solverstate"))
-    assert abs(state.stat().st_size / (4 * parameter_count(IMAGENET)) - 1) < 0.001
+    assert abs(state.stat().st_size / (4 * parameter_count(PROFILES["imagenet"])) - 1) < 0.001
 
 
 def test_the_disk_plans_record_is_what_lmdb_wrote(imagenet_run: Path) -> None:

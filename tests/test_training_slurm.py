@@ -63,10 +63,14 @@ def test_dry_run_makes_one_job_per_network_transfers_after_their_base(tmp_path: 
         assert "--gres=gpu:1" not in words
         wanted = f"afterok:JOB_split0_{net.source}" if net.source else None
         assert option(words, "--dependency") == wanted, net.key
-    assert jobs["fashion-mnist/split0/A3B+"][-2:] == ["--wrap", (
-        f"make -C {REPO_ROOT} transfer N=3 FROM=A TO=B FT=1 SPLIT=0 DATASET=fashion-mnist "
-        f"RUNS={runs.resolve()} DATA={fm_data} ITERS=6")]
-    assert jobs["fashion-mnist/split0/baseB"][-1].startswith(f"make -C {REPO_ROOT} base-B SPLIT=0 ")
+    wrap = (f"make -C {REPO_ROOT} fashion-mnist/split0/A3B+ DATASET=fashion-mnist "
+            f"RUNS={runs.resolve()} DATA={fm_data} ITERS=6")
+    assert jobs["fashion-mnist/split0/A3B+"][-2:] == ["--wrap", wrap]
+    # the job's goal is the net's own make target: make would train it, after its base
+    dry = subprocess.run([*wrap.split(), "-n"], capture_output=True, text=True)
+    assert dry.returncode == 0, dry.stderr
+    trains = [line.split()[-2:] for line in dry.stdout.splitlines() if " train --runs " in line]
+    assert trains == [["fashion-mnist", "split0/baseA"], ["fashion-mnist", "split0/A3B+"]], trains
     assert "#   fashion-mnist/split0/baseA -> split0/A1B split0/A1B+ split0/A2B" in out
     assert "waiting for nothing: split0/baseA split0/baseB (2 jobs)" in out
     assert not runs.exists(), "a dry run creates nothing"

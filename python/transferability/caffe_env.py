@@ -6,9 +6,6 @@ import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TOOLS = (
-    "caffe", "convert_imageset", "compute_image_mean", "upgrade_net_proto_text", "extract_features",
-)
 
 
 class CaffeMissing(RuntimeError):

@@ -1,13 +1,23 @@
-"""Free space before a long job: sizes as people write them, and the one-line refusal.
+"""Files on disk: free space before a long job, and every file written whole or not at all.
 
 `make data` and every training target check that what they are about to write fits, with an
-optional margin to leave free (DISK_MARGIN), before they write anything.
+optional margin to leave free (DISK_MARGIN), before they write anything. Every table, figure,
+report and run file the project writes goes through `replacing` (a temporary sibling, renamed
+once complete), so a full disk or a failing row leaves the old file, or none, never half of one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
+import os
 import re
 import shutil
+import socket
+import sys
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from transferability.errors import UserError
@@ -52,3 +62,115 @@ def check_free(path: Path, need: int, what: str, margin: int = 0, hint: str = ""
     keep = f" and DISK_MARGIN={human(margin)} left free" if margin else ""
     raise UserError(f"{what} needs about {human(need)}{keep} in {where}, which has "
                     f"{human(free)} free; free space or {hint or 'choose another folder'}")
+
+
+# --- files written whole or not at all ---------------------------------------------------------
+_TMP_OWNER = re.compile(r"^(?P<host>.+)-(?P<pid>\d+)-\d+$")
+
+
+def temporary_sibling(path: Path) -> Path:
+    """Where a file or folder is written before it is renamed to `path` (same file system).
+    Such leftovers of dead processes of this machine (a SIGKILL mid-write; up to hundreds of GB
+    for an ImageNet LMDB) are removed first, each with one line."""
+    path = Path(path)
+    host = socket.gethostname()
+    _remove_dead_siblings(path, host)
+    return path.with_name(f".{path.name}.tmp-{host}-{os.getpid()}-{threading.get_ident()}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_dead_siblings(path: Path, host: str) -> None:
+    prefix = f".{path.name}.tmp-"
+    try:
+        entries = [e for e in path.parent.iterdir() if e.name.startswith(prefix)]
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        owner = _TMP_OWNER.match(entry.name[len(prefix):])
+        # another machine's (a shared file system) or a live process's: not ours to remove
+        if not owner or owner["host"] != host or _alive(int(owner["pid"])):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        print(f"removed {entry}, left by a process ({owner['pid']}) that died while writing it",
+              file=sys.stderr)
+
+
+FILE_MODE = 0o644  # every file the project writes: readable by all, whatever the umask
+
+
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """`with replacing(path) as tmp:` write tmp; it becomes `path` (mode 0644) on success, else
+    is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_sibling(path)
+    try:
+        yield tmp
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    """Write a file whole or not at all."""
+    with replacing(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text(path: Path, text: str) -> Path:
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def copy_file(source: Path, path: Path) -> Path:
+    """Copy a file whole or not at all."""
+    with replacing(path) as tmp:
+        shutil.copyfile(source, tmp)
+    return Path(path)
+
+
+def csv_text(rows: Iterable[Mapping[str, object]], columns: Sequence[str],
+             float_format: str = "") -> str:
+    """A table as CSV: a header of `columns`, then a line a row. A column a row lacks, or holds
+    None, is blank; a column not in `columns` is a ValueError; floats as `format(x, float_format)`
+    ('': as Python writes them)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n", restval="")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else format(v, float_format) if isinstance(v, float)
+                         else v for k, v in row.items()})
+    return out.getvalue()
+
+
+def write_csv(path: Path, rows: Iterable[Mapping[str, object]], columns: Sequence[str],
+              float_format: str = "") -> Path:
+    """The table (csv_text) whole or not at all."""
+    return write_text(path, csv_text(rows, columns, float_format))
+
+
+def check_writable(folder: Path, what: str) -> None:
+    """One line now, before a long job, when `folder` cannot be made or written in."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError as err:
+        raise UserError(f"{what} {folder} is not a writable folder ({err.strerror or err}): "
+                        "give one you can write") from None

@@ -19,12 +19,15 @@ from pathlib import Path
 
 import lmdb
 import numpy as np
+from google.protobuf import text_format
 
 from transferability.caffe_env import caffe_tool
-from transferability.caffe_io import decode_datum
+from transferability.caffe_io import caffe_pb2, decode_datum
 from transferability.data.lists import write_list
+from transferability.data.lmdb_io import entry_count
 from transferability.data.synthetic import write_jpegs
 from transferability.errors import UserError
+from transferability.plan.datasets import IMAGENET
 
 SCRIPT = Path(__file__).resolve().parents[3] / "data_prep" / "build_lmdb.py"
 
@@ -111,7 +114,7 @@ def run_bench(folder: Path, images: int = 1000, rounds: int = 3, workers: int = 
 
 
 # --- raw against encoded records (make data ENCODED=1) -----------------------------------------
-DATA_LAYER_BATCH = 256  # the paper's training batch, cropped to 227 and mirrored as in training
+DATA_LAYER_BATCH = 256  # the paper's training batch, cropped and mirrored as in training
 
 
 @dataclass
@@ -146,13 +149,9 @@ def _peak(command: list[str], env: dict | None = None) -> tuple[float, int]:
 
 def data_layer_ms(db: Path, mean: Path, folder: Path, iterations: int = 40) -> float:
     """`caffe time` of a net that is only the paper's TRAIN Data layer (and a Silence layer)."""
-    from google.protobuf import text_format
-
-    from transferability.caffe_io import caffe_pb2
-
     net = caffe_pb2.NetParameter(name="data_only")
     data = net.layer.add(name="data", type="Data", top=["data", "label"])
-    data.transform_param.mirror, data.transform_param.crop_size = True, 227
+    data.transform_param.mirror, data.transform_param.crop_size = True, IMAGENET.crop
     data.transform_param.mean_file = str(mean)
     data.data_param.source, data.data_param.batch_size = str(db), DATA_LAYER_BATCH
     data.data_param.backend = caffe_pb2.DataParameter.LMDB
@@ -172,8 +171,6 @@ def run_format_bench(folder: Path, images: int = 2000, workers: int = 2) -> list
     """Raw and encoded builds of the same generated 500x375 JPEGs at 256x256, each read back
     by Caffe's Data layer; and the raw build again with one mapping for the whole LMDB (the
     builder's resident memory before REOPEN_BYTES)."""
-    from transferability.data.lmdb_io import entry_count
-
     names = write_jpegs(folder / "img", images)
     write_list(folder / "list.txt", [(name, i % 1000) for i, name in enumerate(names)])
     results = []

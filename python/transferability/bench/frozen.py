@@ -17,6 +17,8 @@ from google.protobuf import text_format
 from transferability.caffe_env import REPO_ROOT, caffe_tool, tool_environment
 from transferability.caffe_io import encode_raw_datum, read_prototxt
 from transferability.data.lmdb_io import LmdbWriter
+from transferability.plan import find, layout
+from transferability.plan.datasets import IMAGENET
 
 _AVERAGE = re.compile(r"Average (Forward|Backward|Forward-Backward)(?: pass)?: ([\d.]+) ms")
 
@@ -30,7 +32,7 @@ def _random_lmdb(path: Path, images: int, shape: tuple[int, int, int]) -> None:
 
 
 def _net_with_batch(name: str, batch: int, folder: Path) -> Path:
-    net = read_prototxt(REPO_ROOT / "prototxt/imagenet" / f"{name}.prototxt")
+    net = read_prototxt(layout.generated_net(REPO_ROOT, IMAGENET.name, find(name)))
     for layer in net.layer:
         if layer.type == "Data":
             layer.data_param.batch_size = batch
@@ -51,9 +53,10 @@ def run(batch: int = 32, iterations: int = 5) -> dict[str, dict[str, float]]:
     """Times of split0/baseA and split0/A7B at the given batch size, in ms per iteration."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        _random_lmdb(folder / "train_lmdb", batch, (3, 256, 256))
-        (folder / "val_lmdb").symlink_to(folder / "train_lmdb")
-        subprocess.run([str(caffe_tool("compute_image_mean")), "train_lmdb", "mean.binaryproto"],
+        side = IMAGENET.image
+        _random_lmdb(folder / layout.TRAIN_LMDB, batch, (IMAGENET.channels, side, side))
+        (folder / layout.VAL_LMDB).symlink_to(folder / layout.TRAIN_LMDB)
+        subprocess.run([str(caffe_tool("compute_image_mean")), layout.TRAIN_LMDB, layout.MEAN],
                        cwd=folder, check=True, capture_output=True)
         return {name: time_net(_net_with_batch(name, batch, folder), iterations, folder)
                 for name in ("split0/baseA", "split0/A7B")}

@@ -17,25 +17,21 @@ from pathlib import Path
 
 from google.protobuf import text_format
 
-from transferability import layout, plan
+from transferability import plan
 from transferability.caffe_env import REPO_ROOT
-from transferability.caffe_io import (
-    caffe_pb2,
-    copy_file,
-    read_prototxt,
-    read_solver,
-    write_text,
-)
+from transferability.caffe_io import caffe_pb2, read_prototxt, read_solver
 from transferability.data.lmdb_io import LmdbWriter, iter_values
+from transferability.disk import copy_file, write_text
 from transferability.errors import UserError
 from transferability.nets.solver import shorten
 from transferability.nets.transplant import learnable_layers
+from transferability.plan import layout
+from transferability.plan.datasets import IMAGENET
 
 DATASET = "fashion-mnist"
 BASE, TRANSFER = "split0/baseA", "split0/A3B"
 CAFFENET = "whole/base"
 TIME_BATCHES = (256, 8)  # the paper's batch; a small one for the check's CPU runs
-CAFFENET_CROP = 227
 
 
 def copy_first(source: Path, out: Path, count: int) -> int:
@@ -62,7 +58,7 @@ def _bundle_data(net: plan.Net, data: Path, out: Path, images: dict[str, int]) -
             if not target.exists():
                 copy_file(source, target)
         elif not target.exists():
-            part = "train" if link == "train_lmdb" else "valid"
+            part = "train" if link == layout.TRAIN_LMDB else "valid"
             got = copy_first(source, target, images[part])
             if got < images[part]:
                 raise UserError(f"{source} has {got} images, fewer than the {images[part]} "
@@ -79,8 +75,8 @@ def _test_batch(net) -> int:
 def _write_net(key: str, out: Path, data: Path, iters: int, images: dict[str, int]) -> None:
     net = plan.find(key)
     folder = out / "nets" / net.name
-    train_val = read_prototxt(REPO_ROOT / "prototxt" / DATASET / f"{key}.prototxt")
-    solver = shorten(read_solver(REPO_ROOT / "solvers" / DATASET / f"{key}.prototxt"), iters)
+    train_val = read_prototxt(layout.generated_net(REPO_ROOT, DATASET, net))
+    solver = shorten(read_solver(layout.generated_solver(REPO_ROOT, DATASET, net)), iters)
     # the whole (small) validation set at each test, once
     solver.test_iter[:] = [images["valid"] // _test_batch(train_val)]
     stop = caffe_pb2.SolverParameter()
@@ -100,7 +96,8 @@ def timing_net(net, batch: int):
     labels (TRAIN phase: `caffe time` builds that one)."""
     out = caffe_pb2.NetParameter(name=f"{net.name}-time-b{batch}")
     dummy = out.layer.add(name="data", type="DummyData", top=["data", "label"])
-    dummy.dummy_data_param.shape.add(dim=[batch, 3, CAFFENET_CROP, CAFFENET_CROP])
+    crop, channels = IMAGENET.crop, IMAGENET.channels
+    dummy.dummy_data_param.shape.add(dim=[batch, channels, crop, crop])
     dummy.dummy_data_param.shape.add(dim=[batch])
     for _ in range(2):
         dummy.dummy_data_param.data_filler.add(type="constant", value=0)
@@ -112,7 +109,7 @@ def timing_net(net, batch: int):
 
 def _write_caffenet(out: Path) -> None:
     folder = out / "nets" / "caffenet"
-    net = read_prototxt(REPO_ROOT / "prototxt" / "imagenet" / f"{CAFFENET}.prototxt")
+    net = read_prototxt(layout.generated_net(REPO_ROOT, IMAGENET.name, plan.find(CAFFENET)))
     write_text(folder / layout.TRAIN_VAL, text_format.MessageToString(net))
     for batch in TIME_BATCHES:
         write_text(folder / f"time-b{batch}.prototxt",

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from transferability import plan
+from transferability.disk import write_csv
 from transferability.results import compare, tables
 
 
@@ -42,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         derived_path = args.out.with_name(f"{args.out.stem}_derived.csv")
         findings_path = args.out.with_name(f"{args.out.stem}_findings.csv")
-        compare.write_csv(args.out, nets, compare.NET_COLUMNS)
-        compare.write_csv(derived_path, derived, compare.DERIVED_COLUMNS)
-        compare.write_csv(findings_path, found, compare.FINDING_COLUMNS)
+        write_csv(args.out, nets, compare.NET_COLUMNS)
+        write_csv(derived_path, derived, compare.DERIVED_COLUMNS)
+        write_csv(findings_path, found, compare.FINDING_COLUMNS)
         print(f"\n{args.out}, {derived_path}, {findings_path}")
     return 0

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from transferability.disk import write_csv
 from transferability.errors import UserError
-from transferability.factors.study import Settings, run_study
+from transferability.factors.study import COLUMNS, Settings, run_study
 from transferability.nets.caffenet import LEARNABLE
 from transferability.plan import DATASETS, SPLITS, group_of_split
 
@@ -45,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from transferability.factors.report import figure, table, write_csv  # matplotlib: late
+    from transferability.factors.report import FLOATS, figure, table  # matplotlib: late
     from transferability.results.figures import save
 
     for name in ("max_train", "max_test", "pca"):
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     print(table(rows))
     for note in notes:
         print(f"note: {note}")
-    written = [write_csv(rows, args.out / f"{stem}.csv")]
+    written = [write_csv(args.out / f"{stem}.csv", rows, COLUMNS, FLOATS)]
     written += save(figure(rows, args.dataset), args.out, stem)
     print("wrote " + ", ".join(map(str, written)))
     return 0

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from transferability import plan
-from transferability.results.tables import scan, write_csv
+from transferability.disk import csv_text, write_csv
+from transferability.results.tables import COLUMNS, scan
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,12 +30,11 @@ def run(args: argparse.Namespace) -> int:
     for path in unknown:
         print(f"transferability results: skipped {path}: not a network of the plan",
               file=sys.stderr)
+    rows = [run.row() for run in runs]
     if args.csv is None:
-        write_csv(runs, sys.stdout)
+        sys.stdout.write(csv_text(rows, COLUMNS))
         return 0
-    args.csv.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.csv, "w", newline="") as out:
-        write_csv(runs, out)
+    write_csv(args.csv, rows, COLUMNS)
     finished = sum(run.finished for run in runs)
     print(f"{args.csv}: {len(runs)} runs ({finished} finished)")
     return 0

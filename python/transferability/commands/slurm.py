@@ -6,9 +6,10 @@ import argparse
 import shlex
 from pathlib import Path
 
+from transferability import plan
 from transferability.errors import UserError
+from transferability.plan.selections import PLANS, select
 from transferability.training import slurm
-from transferability.training.slurm import PLANS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,9 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
-    if args.iters is not None and args.iters < 1:
-        raise UserError(f"ITERS must be a positive integer, not '{args.iters}'")
+    plan.check_iters(args.iters)
     for var in args.make_var:
         if "=" not in var:
             raise UserError(f"--make-var wants NAME=VALUE, not '{var}'")
@@ -42,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         extra = tuple(shlex.split(args.sbatch_args))
     except ValueError as err:
         raise UserError(f"SBATCH_ARGS cannot be split into words: {err}") from None
-    selection = slurm.select(args.plan, args.dataset, args.split)
+    selection = select(args.plan, args.dataset, args.split)
     settings = slurm.Settings(args.runs, args.data, args.iters, args.gpu, tuple(args.make_var),
                               extra)
     graph = slurm.build(selection, settings, slurm.queued_jobs())

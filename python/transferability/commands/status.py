@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from transferability.plan.selections import PLANS, select
 from transferability.training import slurm, status
-from transferability.training.slurm import PLANS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,8 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
-    selection = slurm.select(args.plan, args.dataset, args.split)
+    selection = select(args.plan, args.dataset, args.split)
     queued = slurm.queued_jobs()
     rows = status.statuses(selection, args.runs, queued)
     print(status.report(selection, rows, queued is not None))

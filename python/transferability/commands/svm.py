@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from transferability.disk import write_text
 from transferability.errors import UserError
 from transferability.factors.feature_store import load
 from transferability.factors.svm import C_GRID, FOLDS, Reduction, evaluate
@@ -57,6 +58,5 @@ def run(args: argparse.Namespace) -> int:
           f"{args.folds}-fold CV, {result.cv_accuracy:.4f}; {result.n_train} train, "
           f"{result.n_test} test{'' if result.converged else '; SVM not converged'})")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(row) + "\n")
+        write_text(args.json, json.dumps(row) + "\n")
     return 0

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from transferability import layout, plan
+from transferability import plan
 from transferability.disk import parse_size
 from transferability.errors import UserError
-from transferability.plan import DATASETS
-from transferability.training.runs import base_notice, check_settings, run_dir, train
+from transferability.plan import DATASETS, layout
+from transferability.training.runs import base_notice, check_settings, train
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.check_only:
         net = plan.find(args.net)
-        check_settings(run_dir(args.runs, args.dataset, net),
+        check_settings(layout.run_dir(args.runs, args.dataset, net),
                        layout.settings(args.dataset, net.key, args.iters))
         if notice := base_notice(args.runs, args.dataset, net.key, args.iters):
             print(notice, flush=True)

@@ -11,11 +11,12 @@ import shutil
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
-from transferability.caffe_io import relabel_datum, temporary_sibling, write_mean
+from transferability.caffe_io import relabel_datum, write_mean
 from transferability.data.lists import Entry
 from transferability.data.lmdb_io import REOPEN_BYTES, LmdbWriter, open_reader
 from transferability.data.mean import MeanAccumulator, compute_mean
 from transferability.data.progress import bar
+from transferability.disk import temporary_sibling
 from transferability.errors import UserError
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from transferability.data.fashion_mnist import write_images
 from transferability.errors import UserError
 
 SPLIT_FILE = Path(__file__).with_name("digits_split.csv")
@@ -78,8 +79,6 @@ def read_split(images: np.ndarray, labels: np.ndarray, path: Path = SPLIT_FILE) 
 
 def build(out: Path) -> dict[str, int]:
     """OUT/digits_train/lmdb and OUT/digits_valid/lmdb (1 x 28 x 28 grey); images per part."""
-    from transferability.data.fashion_mnist import write_images
-
     images, labels = load()
     parts = np.asarray(read_split(images, labels))
     big = upsample(images)

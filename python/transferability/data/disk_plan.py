@@ -12,17 +12,19 @@ tests/test_training_imagenet.py checks these sizes against LMDBs built for real.
 from __future__ import annotations
 
 import os
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from transferability import plan
 from transferability.caffe_io import encode_raw_datum
 from transferability.data.lists import Entry, read_list
-from transferability.data.names import HALVES, REDUCED, REDUCTIONS
+from transferability.data.lmdb_io import entry_count
 from transferability.disk import check_free, human
-from transferability.errors import UserError
+from transferability.plan import DATA_SETS, HALF_SETS, REDUCED_PER_CLASS, REDUCED_SETS, layout
+from transferability.plan.datasets import IMAGENET
+from transferability.plan.selections import net_of_name
 
 PAGE = 4096  # LMDB's page size on x86-64 Linux
 OVERFLOW_HEADER = 16
@@ -82,12 +84,12 @@ def set_records(counts: Counts, data: Path | None = None) -> dict[str, int]:
     """Records each LMDB will hold, by `<set>_<part>`. A half's count is read from its list
     when make_splits.py wrote it, else taken as half of the whole set's."""
     records = {"whole_train": counts.train, "whole_valid": counts.valid}
-    for name in HALVES:
+    for name in HALF_SETS:
         for part, whole in (("train", counts.train), ("valid", counts.valid)):
-            listed = data / f"{name}_{part}" / "files.txt" if data else None
+            listed = layout.file_list(data, name, part) if data else None
             records[f"{name}_{part}"] = (_lines(listed) if listed and listed.is_file()
                                          else whole // 2)
-    for name, n in zip(REDUCED, REDUCTIONS, strict=True):
+    for name, n in zip(REDUCED_SETS, REDUCED_PER_CLASS, strict=True):
         records[f"{name}_train"] = counts.reduced(n)
     return records
 
@@ -104,33 +106,27 @@ def set_bytes(records: dict[str, int], record: float) -> dict[str, int]:
 
 
 # --- what one make call will build ---------------------------------------------------------------
-_RUN = re.compile(r"/imagenet/(?P<key>[^/]+/[^/]+)/final\.caffemodel$")
-_STAMP = re.compile(r"/imagenet/(?P<set>[^/]+?)(?:_(?:train|valid)/lmdb)?\.done$")
-
-
-def wanted_sets(goals: Iterable[str]) -> set[str] | None:
+def wanted_sets(goals: Iterable[str], data: Path) -> set[str] | None:
     """The data sets (names such as half0A) that make's goals need, or None for all of them:
-    `data`, no goal or a goal not known here. A transfer needs its base's set too."""
-    from transferability import plan
-
+    `data`, no goal or a goal not known here. A goal is a net's target (`imagenet/split0/A3B`:
+    a transfer needs its base's sets too) or a stamp in `data` (`half0A.done`,
+    `half0A_train/lmdb.done`)."""
+    stamps = {layout.lmdb_stamp(data, name, part): name
+              for name in DATA_SETS for part in ("train", "valid")}
+    stamps |= {Path(data) / f"{name}.done": name for name in DATA_SETS}
+    stamps = {path.absolute(): name for path, name in stamps.items()}
     wanted: set[str] = set()
     for goal in goals:
-        if (run := _RUN.search(goal)) and (net := _plan_net(plan, run["key"])):
+        if (named := net_of_name(goal)) and named[0] == IMAGENET.name:
+            net = named[1]
             while net is not None:
                 wanted |= {net.train_set, net.valid_set}
                 net = plan.find(net.source_key) if net.source_key else None
-        elif stamp := _STAMP.search(goal):
-            wanted.add(stamp["set"])
+        elif (stamp := Path(goal).absolute()) in stamps:
+            wanted.add(stamps[stamp])
         else:
             return None
     return wanted or None
-
-
-def _plan_net(plan, key: str):
-    try:
-        return plan.find(key)
-    except UserError:
-        return None
 
 
 def remaining(data: Path, sizes: dict[str, int], wanted: set[str] | None) -> dict[str, int]:
@@ -140,13 +136,11 @@ def remaining(data: Path, sizes: dict[str, int], wanted: set[str] | None) -> dic
         wanted = wanted | {"whole"}
     return {name: size for name, size in sizes.items()
             if (wanted is None or name.rsplit("_", 1)[0] in wanted)
-            and not (data / name / "lmdb.done").exists()}
+            and not layout.lmdb_stamp(data, *name.rsplit("_", 1)).exists()}
 
 
 def measured_record_bytes(db: Path) -> float:
     """On-disk bytes a record of a built LMDB."""
-    from transferability.data.lmdb_io import entry_count
-
     return (Path(db) / "data.mdb").stat().st_size / max(1, entry_count(db))
 
 
@@ -154,10 +148,10 @@ def check_data_space(data: Path, record: float, goals: Sequence[str], margin: in
                      encoded: bool = False) -> int:
     """Stop with one line when the LMDBs this make call will build (records of `record` bytes)
     do not fit in `data`; returns the bytes needed."""
-    train = read_list(data / "whole_train" / "files.txt")
-    valid = read_list(data / "whole_valid" / "files.txt")
+    train = read_list(layout.file_list(data, "whole", "train"))
+    valid = read_list(layout.file_list(data, "whole", "valid"))
     sizes = set_bytes(set_records(Counts.of_lists(train, valid), data), record)
-    todo = remaining(data, sizes, wanted_sets(goals))
+    todo = remaining(data, sizes, wanted_sets(goals, data))
     need = sum(todo.values())
     biggest = ", ".join(f"{name} {human(size)}" for name, size in
                         sorted(todo.items(), key=lambda item: -item[1])[:3])

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from transferability.caffe_io import encode_raw_datum, write_mean, write_text
+from transferability.caffe_io import encode_raw_datum, write_mean
 from transferability.data.lmdb_io import LmdbWriter
 from transferability.data.mean import compute_mean
-from transferability.data.names import HALVES
 from transferability.data.splits import half_classes, idxmap_text, label_map
+from transferability.disk import write_text
 from transferability.errors import UserError
+from transferability.plan import HALF_SETS, layout
 
 DEFAULT_ROOT = Path("/usr/share/datasets/fashion-mnist")
 N_CLASSES = 10
@@ -44,16 +45,6 @@ def read_idx(path: str | Path) -> np.ndarray:
     if data.size != int(np.prod(dims)):
         raise UserError(f"'{path}' holds {data.size} values, its header says {dims}")
     return data.reshape(dims)
-
-
-def write_idx(path: str | Path, array: np.ndarray) -> Path:
-    """The inverse of read_idx (uint8 only), gzipped when the name ends in .gz."""
-    path = Path(path)
-    header = bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, ">i4").tobytes()
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "wb") as file:
-        file.write(header + np.ascontiguousarray(array, np.uint8).tobytes())
-    return path
 
 
 def find_idx(root: Path, name: str) -> Path:
@@ -102,9 +93,9 @@ def build_reduced(data: dict[str, tuple[np.ndarray, np.ndarray]], name: str, out
     """reducedNNNN_train: the first NNNN training images of each class, labels unchanged."""
     images, labels = data["train"]
     keep = first_per_class(labels, int(name.removeprefix("reduced")))
-    folder = Path(out) / f"{name}_train"
+    folder = layout.set_folder(out, name, "train")
     write_images(folder / "lmdb", images[keep], labels[keep])
-    write_mean(folder / "mean.binaryproto", compute_mean(folder / "lmdb", progress))
+    write_mean(folder / layout.MEAN, compute_mean(folder / "lmdb", progress))
 
 
 def build_dataset(data: dict[str, tuple[np.ndarray, np.ndarray]], name: str, out: str | Path,
@@ -117,10 +108,10 @@ def build_dataset(data: dict[str, tuple[np.ndarray, np.ndarray]], name: str, out
     for old, new in label_map(classes).items():
         lookup[old] = new
     for part, (images, labels) in data.items():
-        folder = Path(out) / f"{name}_{part}"
+        folder = layout.set_folder(out, name, part)
         keep = lookup[labels] >= 0
         write_images(folder / "lmdb", images[keep], lookup[labels[keep]])
-        if name in HALVES:
-            write_text(folder / "idxmap.txt", idxmap_text(classes))
+        if name in HALF_SETS:
+            write_text(folder / layout.IDXMAP, idxmap_text(classes))
         if part == "train":
-            write_mean(folder / "mean.binaryproto", compute_mean(folder / "lmdb", progress))
+            write_mean(folder / layout.MEAN, compute_mean(folder / "lmdb", progress))

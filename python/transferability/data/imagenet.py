@@ -7,7 +7,6 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from transferability.caffe_io import write_text
 from transferability.data.lists import (
     Entry,
     check_labels,
@@ -15,10 +14,11 @@ from transferability.data.lists import (
     read_list,
     write_list,
 )
-from transferability.data.names import REDUCED, REDUCTIONS
 from transferability.data.splits import first_per_class, half_classes, idxmap_text, select
 from transferability.data.wordnet import WordNet, wnid_offset
+from transferability.disk import write_text
 from transferability.errors import UserError
+from transferability.plan import REDUCED_PER_CLASS, REDUCED_SETS, layout
 
 WNID = re.compile(r"n\d{8}")
 VAL_NAME = re.compile(r"ILSVRC2012_val_(\d{8})\.JPEG")
@@ -73,12 +73,12 @@ def write_splits(train_list: Path, val_list: Path, out: Path,
     written: dict[str, Path] = {}
     for name, classes in half_classes(len(wnids), natural).items():
         for part, entries in (("train", train), ("valid", val)):
-            folder = out / f"{name}_{part}"
-            written[f"{name}_{part}"] = write_list(folder / "files.txt", select(entries, classes))
-            write_text(folder / "idxmap.txt", idxmap_text(classes))
-    for name, n in zip(REDUCED, REDUCTIONS, strict=True):
-        written[f"{name}_train"] = write_list(out / f"{name}_train" / "files.txt",
-                                              first_per_class(train, n))
+            folder = layout.set_folder(out, name, part)
+            written[folder.name] = write_list(folder / layout.FILES, select(entries, classes))
+            write_text(folder / layout.IDXMAP, idxmap_text(classes))
+    for name, n in zip(REDUCED_SETS, REDUCED_PER_CLASS, strict=True):
+        path = layout.file_list(out, name, "train")
+        written[path.parent.name] = write_list(path, first_per_class(train, n))
     return written, len(wnids)
 
 

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
-from transferability.caffe_io import write_text
+from transferability.disk import write_text
 from transferability.errors import UserError
 
 Entry = tuple[str, int]

@@ -18,16 +18,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from transferability.caffe_io import (
-    encode_encoded_datum,
-    encode_raw_datum,
-    write_mean,
-    write_text,
-)
+from transferability.caffe_io import encode_encoded_datum, encode_raw_datum, write_mean
 from transferability.data.lists import Entry
 from transferability.data.lmdb_io import LmdbWriter
 from transferability.data.mean import MeanAccumulator
 from transferability.data.progress import bar
+from transferability.disk import write_text
 from transferability.errors import UserError
 
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # we report unreadable images

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import lmdb
 
-from transferability.caffe_io import temporary_sibling
+from transferability.disk import temporary_sibling
 from transferability.errors import UserError
 
 COMMIT_EVERY = 1000  # records, as convert_imageset; or COMMIT_BYTES, whichever comes first

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from transferability.caffe_env import CaffeMissing
+from transferability.data.disk_plan import check_data_space
+from transferability.disk import parse_size
 from transferability.errors import UserError
 
 
@@ -32,9 +34,6 @@ def space_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def check_space(args: argparse.Namespace, record: float) -> None:
-    from transferability.data.disk_plan import check_data_space
-    from transferability.disk import parse_size
-
     check_data_space(args.space_plan, record, args.goals.split(),
                      parse_size(os.environ.get("DISK_MARGIN")), getattr(args, "encoded", False))
 

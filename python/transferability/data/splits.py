@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from transferability.data.lists import Entry
-from transferability.data.names import SPLIT_SEEDS
+from transferability.plan import RANDOM_SPLITS
 
 
 def random_half(n_classes: int, seed: int) -> tuple[list[int], list[int]]:
@@ -33,7 +33,7 @@ def complement(classes: Sequence[int], n_classes: int) -> list[int]:
 def half_classes(n_classes: int, natural: Sequence[int]) -> dict[str, list[int]]:
     """Old class labels of every half, by dataset name (half0A .. half3B, halfnatmanA/B)."""
     halves: dict[str, list[int]] = {}
-    for seed in SPLIT_SEEDS:
+    for seed in RANDOM_SPLITS:
         halves[f"half{seed}A"], halves[f"half{seed}B"] = random_half(n_classes, seed)
     halves["halfnatmanA"] = sorted(natural)
     halves["halfnatmanB"] = complement(natural, n_classes)

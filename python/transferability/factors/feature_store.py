@@ -12,7 +12,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from transferability.caffe_io import temporary_sibling
+from transferability.disk import temporary_sibling
 from transferability.errors import UserError
 
 CHUNK_BYTES = 1 << 20

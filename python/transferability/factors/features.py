@@ -24,16 +24,15 @@ from transferability.caffe_io import (
     data_layer,
     datum_array,
     decode_datum,
-    deploy,
-    last_error,
     read_caffemodel,
     read_mean,
     read_prototxt,
-    test_net,
 )
 from transferability.data.lmdb_io import entry_count, iter_values
 from transferability.errors import UserError
 from transferability.factors.feature_store import FeatureWriter
+from transferability.nets.deploy import deploy, test_net
+from transferability.training.logparse import last_error_line
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,7 @@ def records(path: Path, keep: np.ndarray) -> Iterator[tuple[np.ndarray, int]]:
                 return
 
 
-# --- the net: cut after the requested blobs (caffe_io.deploy), weights checked, pycaffe -------
+# --- the net: cut after the requested blobs (nets/deploy.py), weights checked, pycaffe -------
 def check_weights(model: Path, weights, net) -> None:
     """Every layer of the cut net with parameters is in the model with the same shapes."""
     by_name = {layer.name: layer for layer in weights.layer if layer.blobs}
@@ -136,7 +135,7 @@ def use_gpu(gpu: int | None) -> None:
                           capture_output=True, text=True, env=tool_environment())
     if proc.returncode != 0:
         raise UserError(f"GPU {gpu} is not usable: "
-                        f"{last_error(proc.stderr) or 'device_query failed'}")
+                        f"{last_error_line(proc.stderr) or 'device_query failed'}")
     caffe.set_mode_gpu()
     caffe.set_device(gpu)
 

@@ -12,6 +12,7 @@ fine-tuning alternative.
 
 from __future__ import annotations
 
+import csv
 import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -19,7 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from transferability import layout, plan
+from transferability import plan
 from transferability.data.lmdb_io import entry_count
 from transferability.errors import UserError
 from transferability.factors.feature_store import load
@@ -27,7 +28,7 @@ from transferability.factors.study import layer_features, reduction, transfer_ac
 from transferability.factors.svm import evaluate
 from transferability.nets import caffenet
 from transferability.nets.generate import profile
-from transferability.plan import Net
+from transferability.plan import Net, layout
 
 DATASET = plan.FACTOR_DATASET
 COLUMNS = ("width", "depth", "seed", "source", "target", "target_set", "layer", "position",
@@ -195,3 +196,25 @@ def read_rows(rows: Sequence[dict]) -> list[dict]:
             row[key] = int(row[key]) if row.get(key) not in ("", None) else ""
         out.append(row)
     return out
+
+
+def read_table(path: Path) -> list[dict]:
+    """A grid.csv's rows, numbers converted; one line for a table that is not one."""
+    if not Path(path).is_file():
+        raise UserError(f"no grid table at {path}")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise UserError(f"{path} is not a grid table: no column {', '.join(missing)}")
+        try:
+            rows = read_rows(list(reader))
+        except ValueError as err:
+            raise UserError(f"{path} holds a cell that is not a number ({err})") from None
+    if not any(str(r["method"]).startswith("svm") for r in rows):
+        raise UserError(f"{path} holds no SVM rows")
+    unknown = sorted({r["target"] for r in rows} - set(DISTANCES))
+    if unknown:
+        raise UserError(f"{path}: unknown target {', '.join(unknown)} (expected "
+                        f"{', '.join(DISTANCES)})")
+    return rows

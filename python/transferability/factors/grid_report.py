@@ -4,15 +4,21 @@ per target and reduction) and the findings file with its verdicts and the best-l
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from matplotlib.figure import Figure
 
 from transferability import plan
+from transferability.disk import write_csv, write_text
 from transferability.factors import grid_findings
-from transferability.factors.grid import TARGETS, Settings
+from transferability.factors.grid import COLUMNS, TARGETS, Settings
 from transferability.factors.grid_findings import PCA, RAW, Grid, GridFinding, best_table
+from transferability.factors.report import FLOATS
 from transferability.factors.svm import C_GRID, FOLDS
 from transferability.nets.generate import solver_param
+from transferability.results.compare import markdown_table
+from transferability.results.figures import save
+from transferability.results.report import provenance
 
 WIDTH_COLOURS = ("#e08214", "#2166ac", "#762a83")
 DEPTH_STYLES = (":", "-", "--")
@@ -67,11 +73,7 @@ def figure(rows: Sequence[dict]) -> Figure:
 
 
 def _md_table(rows: Sequence[Mapping[str, object]]) -> list[str]:
-    if not rows:
-        return []
-    cols = list(rows[0])
-    return (["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
-            + ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows])
+    return markdown_table(rows, list(rows[0])) if rows else []
 
 
 def _finding_rows(found: Sequence[GridFinding]) -> list[dict[str, str]]:
@@ -102,7 +104,7 @@ def _trained_line(rows: Sequence[dict]) -> str:
             "of half B's training images, where the SVMs saw the number above")
 
 
-def findings_markdown(rows: Sequence[dict], found: Sequence[GridFinding], s: Settings,
+def grid_findings_markdown(rows: Sequence[dict], found: Sequence[GridFinding], s: Settings,
                       where: Mapping[str, str], command: str) -> str:
     sources = sorted({r["source"] for r in rows if str(r["method"]).startswith("svm")})
     lines = [
@@ -134,3 +136,15 @@ def findings_markdown(rows: Sequence[dict], found: Sequence[GridFinding], s: Set
                                                 "(raw features):", ""]
     lines += _md_table(best_table(rows))
     return "\n".join(lines) + "\n"
+
+
+def publish(rows: Sequence[dict], settings: Settings, out: Path, command: str,
+            with_table: bool = True) -> tuple[list[GridFinding], list[Path]]:
+    """The grid's findings, and its table (grid.csv), figure and findings.md written into `out`,
+    each whole or not at all."""
+    found = grid_findings.grid_findings(rows)
+    written = [write_csv(out / "grid.csv", rows, COLUMNS, FLOATS)] if with_table else []
+    written += save(figure(rows), out, "grid")
+    md = grid_findings_markdown(rows, found, settings, provenance(), command)
+    written.append(write_text(out / "findings.md", md))
+    return found, written

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 from matplotlib.figure import Figure
 
-from transferability.caffe_io import replacing
-from transferability.factors.study import COLUMNS
 from transferability.factors.svm import FOLDS
 from transferability.nets.caffenet import LEARNABLE
 from transferability.results.figures import STYLE
@@ -17,14 +12,7 @@ SVM_COLOURS = ("#1b7837", "#1f78b4", "#e08214", "#762a83")
 GROUP_TITLES = {"natman": "natural/man-made split"}
 
 
-def write_csv(rows: list[dict], path: Path, columns: tuple[str, ...] = COLUMNS) -> Path:
-    """The table whole or not at all."""
-    with replacing(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()}
-                         for row in rows)
-    return path
+FLOATS = ".6g"  # the studies' tables: six significant digits
 
 
 def _groups(rows: list[dict]) -> list[str]:

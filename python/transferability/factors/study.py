@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from transferability import layout, plan
+from transferability import plan
 from transferability.errors import UserError
 from transferability.factors.feature_store import attrs, load
 from transferability.factors.features import extract
 from transferability.factors.svm import Reduction, evaluate
 from transferability.nets.caffenet import LEARNABLE
+from transferability.plan import layout
 from transferability.training.logparse import parse_log
 
 VARIANTS = ("raw", "l2", "pca", "pca+l2")
@@ -61,8 +62,8 @@ def study(runs: Path, data: Path, dataset: str, group: str) -> Study:
 
     source, target = plan.base_net(group, "A"), plan.base_net(group, "B")
     paths = layout.data_paths(data, dataset, target)
-    return Study(dataset, group, layout.run_dir(runs, dataset, source), paths["train_lmdb"],
-                 paths["val_lmdb"], target.train_set)
+    return Study(dataset, group, layout.run_dir(runs, dataset, source), paths[layout.TRAIN_LMDB],
+                 paths[layout.VAL_LMDB], target.train_set)
 
 
 def studies(runs: Path, data: Path, dataset: str, split: str) -> tuple[list[Study], list[str]]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from transferability.caffe_io import caffe_pb2
+from transferability.plan import layout
+from transferability.plan.datasets import DATASETS, Dataset
 
 LEARNABLE = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
 DEPTH = len(LEARNABLE)  # CaffeNet's learnable layers: five convolutional, three fully connected
@@ -27,13 +29,10 @@ class Conv:
 
 @dataclass(frozen=True)
 class Profile:
-    """Every size and filler of one dataset's CaffeNet."""
+    """Every size and filler of one dataset's CaffeNet; its input and classes are the dataset's."""
 
     convs: tuple[Conv, ...]      # CaffeNet's five; the factors grid's sources have 4 or 6
     fc: tuple[int, int]          # the two hidden fully connected layers' widths (fc6, fc7)
-    classes: int                 # fc8 outputs in every net of the dataset, halves included
-    crop: int                    # square crop of the stored image, random in TRAIN, centre in TEST
-    image: int                   # side of the stored (square) image
     train_batch: int
     val_batch: int
     # (type, std of conv and fc8, std of fc6 and fc7); xavier takes no std
@@ -42,11 +41,28 @@ class Profile:
     fc_bias: float               # constant bias of fc6 and fc7 (fc8's is 0)
     pool_after: tuple[int, ...] = (1, 2, 5)
     norm_after: tuple[int, ...] = (1, 2)
-    channels: int = 3            # of the input images
+    data: Dataset | None = None  # the dataset it is built for (PROFILES); None in ARCHITECTURES
+
+    @property
+    def classes(self) -> int:
+        """fc8's outputs in every net of the dataset, halves included."""
+        return self.data.classes
+
+    @property
+    def crop(self) -> int:
+        return self.data.crop
+
+    @property
+    def image(self) -> int:
+        return self.data.image
+
+    @property
+    def channels(self) -> int:
+        return self.data.channels
 
 
 # The paper's CaffeNet (docs/PAPER.md, "Architecture").
-IMAGENET = Profile(
+CAFFENET = Profile(
     convs=(
         Conv(96, 11, 4, 0, 1, 0.0),
         Conv(256, 5, 1, 2, 2, 1.0),
@@ -55,9 +71,6 @@ IMAGENET = Profile(
         Conv(256, 3, 1, 1, 2, 1.0),
     ),
     fc=(4096, 4096),
-    classes=1000,
-    crop=227,
-    image=256,
     train_batch=256,
     val_batch=50,
     weight_filler=("gaussian", 0.01, 0.005),
@@ -68,23 +81,10 @@ IMAGENET = Profile(
 # Scaled for 1x28x28 Fashion-MNIST: the same eight learnable layers, order, kinds, groups, LRN and
 # dropout. conv1 is 5x5 stride 2 with no padding, like the paper's 11x11 stride 4 (which shrinks
 # 227 to 55): 28 to 12, which leaves conv3-5 on 3x3 maps (CaffeNet's 13x13 are 1/17 of its input).
-# Crop 28 of 28, mirror kept: the paper crops 227 of a 256x256 image whose object sits inside the
-# frame, but a Fashion-MNIST item fills its 28x28, and a 24-pixel crop cut it: on split0's half B
-# the 24-crop net reached 86.6% and its fine-tuned selffers B3B+/B7B+ ended +1.06/+1.02 points
-# above it (still learning: every doubling of the schedule added about a point), the whole image
-# 90.3% and +0.32/+0.80 (2026-12-01, BENCHMARKS.md); the whole image with conv1 unpadded keeps
-# the 24-crop net's cost an iteration (12x12 after conv1) and met the paper's controls (solver.py).
-# Fillers: with the paper's small gaussians on raw 0..255 input this net learns nothing in 1000
-# iterations and xavier on raw input diverges (docs/BUILD_NOTES.md), so the scaled net uses xavier
-# on input scaled by 1/256, and zero biases: on split0's half B they gave 66.5% where the paper's
-# constant-1 biases gave 61.7% (900 iterations, measured 2026-11-23).
-# Widths: conv 16-32-48-48-32 and fc 128-128, half of the first scaled profile's 32-64-96-96-64 and
-# 256-256, for the demo's 20 minutes on 2 cores: in real training (2 jobs on 2 cores) the
-# half-width net took 9.6 ms an iteration against about 23-41 ms for the full width (2026-11-24;
-# the demo then took 16 min 45 s; on the slower machine of 2026-12-01, 14 ms and 27 min 12 s).
-# Wider tops did not help: conv5 64 and fc 256 or 512 left the selffers +0.5 to +1.5 points above
-# their base (2026-12-01).
-FASHION_MNIST = Profile(
+# Xavier fillers on input scaled by 1/256 and zero biases, because the paper's small gaussians
+# learn nothing on raw input here; half the first widths, for the demo's time on 2 cores. What
+# each choice measured: BENCHMARKS.md, "Why the scaled profile and schedule are as they are".
+SCALED = Profile(
     convs=(
         Conv(16, 5, 2, 0, 1, 0.0),
         Conv(32, 5, 1, 2, 2, 0.0),
@@ -93,18 +93,16 @@ FASHION_MNIST = Profile(
         Conv(32, 3, 1, 1, 2, 0.0),
     ),
     fc=(128, 128),
-    classes=10,
-    crop=28,
-    image=28,
     train_batch=64,
     val_batch=100,
     weight_filler=("xavier", 0.0, 0.0),
     scale=1 / 256,
     fc_bias=0.0,
-    channels=1,
 )
 
-PROFILES = {"imagenet": IMAGENET, "fashion-mnist": FASHION_MNIST}
+ARCHITECTURES = {"caffenet": CAFFENET, "scaled": SCALED}
+# Each dataset's CaffeNet: the architecture its record names, for its images and classes.
+PROFILES = {name: replace(ARCHITECTURES[d.profile], data=d) for name, d in DATASETS.items()}
 
 
 def _scaled(units: int, width: float) -> int:
@@ -169,8 +167,8 @@ def _layer(net: caffe_pb2.NetParameter, name: str, kind: str, bottom: str, top: 
 
 def _data_layers(net: caffe_pb2.NetParameter, p: Profile, mean_file: str) -> None:
     for phase, source, batch, mirror in (
-        (caffe_pb2.TRAIN, "train_lmdb", p.train_batch, True),
-        (caffe_pb2.TEST, "val_lmdb", p.val_batch, False),
+        (caffe_pb2.TRAIN, layout.TRAIN_LMDB, p.train_batch, True),
+        (caffe_pb2.TEST, layout.VAL_LMDB, p.val_batch, False),
     ):
         layer = net.layer.add(name="data", type="Data", top=["data", "label"])
         layer.include.add(phase=phase)
@@ -230,7 +228,7 @@ def _fc_block(net, p: Profile, i: int, bottom: str, frozen: bool) -> str:
 
 
 def train_val(profile: Profile, name: str, frozen: int = 0,
-              mean_file: str = "mean.binaryproto") -> caffe_pb2.NetParameter:
+              mean_file: str = layout.MEAN) -> caffe_pb2.NetParameter:
     """The train_val net with the first `frozen` learnable layers at lr_mult 0, decay_mult 0."""
     net = caffe_pb2.NetParameter(name=name)
     _data_layers(net, profile, mean_file)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from transferability.caffe_io import caffe_pb2
-from transferability.plan import Net
+from transferability.plan import Net, check_iters, layout
+from transferability.plan.datasets import dataset as dataset_record
 
 
 @dataclass(frozen=True)
@@ -28,20 +29,11 @@ PAPER = Schedule(base_lr=0.01, stepsize=100000, max_iter=450000, test_interval=1
                  snapshot=10000, test_iter=1000)
 PAPER_REDUCED = replace(PAPER, base_lr=0.0125, stepsize=64000, max_iter=200000)
 
-# The paper's schedules scaled in epochs, not iterations. The paper trains a half (~640,000
-# images) for 450,000 x 256 images, about 180 epochs, dividing the lr by 10 every ~40 epochs. Here
-# one lr step is 2500 iterations of 64, 5.3 epochs of a half's 30,000 images, and a run is three
-# steps, 16 epochs (the paper's 4th and 5th steps run at 1e-5 and 1e-6; here the 3rd step already
-# adds only 0.0-0.3 points). Measured on split0's half B, seed 1701: with the 24-pixel crop the
-# first profile used, three steps of 940/1880/2500/3333/5000 iterations reached
-# 83.1/85.5/86.6/87.4/88.0% and B3B+ stayed +1.06 (2500), +1.06 (3333), +0.96 (5000) above its
-# base, because that net was still learning (caffenet.py); longer first steps (lr cuts at 4500 and
-# 6500 of 7500) gave 87.2% and +1.30. On the whole 28x28 image (caffenet.py) 2500-iteration steps
-# give baseB 89.56% over three seeds and every BnB+ within the paper's controls; with conv1
-# padded by 2, 2000-iteration steps gave 89.53% and B1B +0.73, 2500 gave 89.88% (2026-12-01,
-# BENCHMARKS.md). With 2500-iteration steps the demo took 16 min 45 s on 2026-11-24's machine and
-# 27 min 12 s on 2026-12-01's slower one; fewer iterations are not measured against the controls.
-# A fixed seed makes CPU runs repeatable, and a resumed run equal to an uninterrupted one.
+# The paper's schedules scaled in epochs, not iterations: three lr steps of 2500 iterations of 64
+# (5.3 epochs of a half's 30,000 images each; the paper's 4th and 5th steps add nothing here), the
+# shortest that met the paper's controls (BENCHMARKS.md, "Why the scaled profile and schedule are
+# as they are"). A fixed seed makes CPU runs repeatable, and a resumed run equal to an
+# uninterrupted one.
 FASHION_MNIST = Schedule(base_lr=0.02, stepsize=2500, max_iter=7500, test_interval=1250,
                          snapshot=1250, test_iter=None, random_seed=1701)
 # The paper's reduced-data solver on the same scale (x 7500/450000): 64000 of 200000 -> 1067 of
@@ -49,22 +41,24 @@ FASHION_MNIST = Schedule(base_lr=0.02, stepsize=2500, max_iter=7500, test_interv
 FASHION_MNIST_REDUCED = replace(FASHION_MNIST, base_lr=0.025, stepsize=1067, max_iter=3333,
                                 test_interval=1111, snapshot=1111)
 
+# The standard and the reduced-data schedule, by the name a dataset's record gives.
 SCHEDULES = {
-    "imagenet": (PAPER, PAPER_REDUCED),
-    "fashion-mnist": (FASHION_MNIST, FASHION_MNIST_REDUCED),
+    "paper": (PAPER, PAPER_REDUCED),
+    "scaled": (FASHION_MNIST, FASHION_MNIST_REDUCED),
 }
-FASHION_MNIST_VAL_PER_CLASS = 1000
-# Training images in one half of a random split, to state schedules in epochs: ILSVRC-2012's
-# 1,281,167 over two halves; Fashion-MNIST's 6000 a class, 5 classes a half.
-TRAIN_IMAGES_PER_HALF = {"imagenet": 1_281_167 // 2, "fashion-mnist": 30_000}
+
+
+def schedules(dataset: str) -> tuple[Schedule, Schedule]:
+    """The dataset's standard and reduced-data schedules."""
+    return SCHEDULES[dataset_record(dataset).schedules]
 
 
 def schedule_for(dataset: str, net: Net) -> Schedule:
-    standard, reduced = SCHEDULES[dataset]
+    standard, reduced = schedules(dataset)
     return reduced if net.reduced else standard
 
 
-def solver(schedule: Schedule, test_iter: int, net_file: str = "train_val.prototxt",
+def solver(schedule: Schedule, test_iter: int, net_file: str = layout.TRAIN_VAL,
            ) -> caffe_pb2.SolverParameter:
     """A SolverParameter for one run folder: paths are relative to it."""
     s = caffe_pb2.SolverParameter(
@@ -85,8 +79,7 @@ SHORT_TEST_BATCHES = 50
 
 def shorten(s: caffe_pb2.SolverParameter, iters: int) -> caffe_pb2.SolverParameter:
     """A copy of `s` that runs `iters` iterations, its step, test and snapshot points scaled."""
-    if iters < 1:
-        raise ValueError(f"ITERS must be a positive integer, not {iters}")
+    check_iters(iters)
     out = caffe_pb2.SolverParameter()
     out.CopyFrom(s)
     ratio = iters / s.max_iter

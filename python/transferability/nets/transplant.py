@@ -10,16 +10,10 @@ from pathlib import Path
 
 from google.protobuf.message import DecodeError
 
-from transferability.caffe_io import (
-    blob_shape,
-    caffe_pb2,
-    deploy,
-    read_caffemodel,
-    read_prototxt,
-    test_net,
-    write_bytes,
-)
+from transferability.caffe_io import blob_shape, caffe_pb2, read_caffemodel, read_prototxt
+from transferability.disk import write_bytes
 from transferability.errors import UserError
+from transferability.nets.deploy import deploy, test_net
 
 LEARNABLE_TYPES = ("Convolution", "InnerProduct")
 

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
 
 from transferability import plan
-from transferability.results import findings, paper
-from transferability.results import treatments as series
+from transferability.results import findings, paper, treatments
 from transferability.results.tables import Run
 
 NET_COLUMNS = ("network", "paper_name", "iterations", "finished", "ours", "paper", "difference")
 SHORT = {"co-adaptation drop": "co-adapt", "specificity drop": "specificity",
          "fine-tuning gain": "fine-tune"}
-DERIVED_COLUMNS = ("n", *(f"{SHORT[q]} {who}" for q in series.DERIVED
+DERIVED_COLUMNS = ("n", *(f"{SHORT[q]} {who}" for q in treatments.DERIVED
                           for who in ("ours", "within noise", "paper")))
 FINDING_COLUMNS = ("finding", "claim", "q", "q ours", "q paper", "verdict", "criterion")
 
@@ -46,12 +43,13 @@ def derived_rows(ours: Mapping[str, float], pool_halves: bool,
                  spread: float | None = None) -> list[dict[str, Cell]]:
     """Per n: each derived quantity from our accuracies and from the paper's (halves pooled);
     ours is "within noise" when smaller than twice the seed-to-seed spread."""
-    mine = series.derived(series.points(ours, series.RANDOM_GROUPS, pool_halves))
-    theirs = series.derived(series.points(paper.accuracies(), series.RANDOM_GROUPS, True))
+    mine = treatments.derived(treatments.points(ours, treatments.RANDOM_GROUPS, pool_halves))
+    theirs = treatments.derived(treatments.points(paper.accuracies(), treatments.RANDOM_GROUPS,
+                                                  True))
     rows = []
     for n in range(1, plan.LAYERS + 1):
         row: dict[str, Cell] = {"n": n}
-        for q in series.DERIVED:
+        for q in treatments.DERIVED:
             row[f"{SHORT[q]} ours"], row[f"{SHORT[q]} paper"] = mine[q][n], theirs[q][n]
             row[f"{SHORT[q]} within noise"] = (
                 None if mine[q][n] is None or spread is None
@@ -120,12 +118,14 @@ def text_table(rows: Sequence[Mapping[str, Cell]], columns: Sequence[str]) -> st
     return "\n".join([line(columns), rule, *(line(r) for r in cells)])
 
 
-def write_csv(path: Path, rows: Sequence[Mapping[str, Cell]], columns: Sequence[str]) -> None:
-    with open(path, "w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({c: "" if row[c] is None else row[c] for c in columns})
+def markdown_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str],
+                   headers: Sequence[str] | None = None,
+                   show: Callable[[str, object], str] = lambda column, value: str(value),
+                   ) -> list[str]:
+    """A Markdown table's lines: the headers (the columns' names unless given), then a row each."""
+    return (["| " + " | ".join(headers or columns) + " |",
+             "| " + " | ".join("---" for _ in columns) + " |"]
+            + ["| " + " | ".join(show(c, row[c]) for c in columns) + " |" for row in rows])
 
 
 def report(dataset: str, net_table: Sequence[Mapping[str, Cell]],
@@ -146,7 +146,7 @@ def report(dataset: str, net_table: Sequence[Mapping[str, Cell]],
         "",
         "Derived per n (percentage points), means over random splits 0-3 "
         f"(ours: {halves}; paper: halves pooled, BnB from its AnA nets):",
-        *(f"  {SHORT[q]:<11}  {q} = {d}" for q, d in series.DERIVED.items()),
+        *(f"  {SHORT[q]:<11}  {q} = {d}" for q, d in treatments.DERIVED.items()),
         "",
         noise_line(spread),
         "",

@@ -16,10 +16,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import ScalarFormatter
 
 from transferability import plan
-from transferability.caffe_io import replacing
+from transferability.disk import replacing
 from transferability.errors import UserError
-from transferability.results import paper, tables
-from transferability.results import treatments as series
+from transferability.results import paper, tables, treatments
 
 STYLE = {  # the paper's look: white base circles, blue selffers, red transfers; light = fine-tuned
     "baseB": {"marker": "o", "color": "white"},
@@ -35,7 +34,6 @@ LINE_LABEL = {  # the treatments by name; what they show is judged in findings.p
     "AnB": "AnB: transfer, frozen (mean)",
     "AnB+": "AnB+: transfer, fine-tuned (mean)",
 }
-NATMAN_HALVES = {"imagenet": ("natural", "man-made")}
 X_LABEL = "Layer n at which network is chopped and retrained"
 Y_LABEL = "Top-1 accuracy (higher is better)"
 
@@ -80,11 +78,11 @@ def _split_axes(ax: Axes) -> None:
 
 def figure2(src: Source, groups: tuple[str, ...], label: str) -> Figure:
     """Every net as a point (top) and the treatments' means as lines (bottom)."""
-    pts = series.points(src.acc, groups, src.pool_halves)
+    pts = treatments.points(src.acc, groups, src.pool_halves)
     fig = Figure(figsize=(8, 9), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(1.3, 1))
-    missing = [name for name in series.TREATMENTS if not pts.present(name)]
-    for name in series.TREATMENTS:
+    missing = [name for name in treatments.TREATMENTS if not pts.present(name)]
+    for name in treatments.TREATMENTS:
         xs = [n + OFFSET[name] for n, vs in pts.values[name].items() for _ in vs]
         ys = [v for vs in pts.values[name].values() for v in vs]
         top.scatter(xs, ys, s=36, edgecolors="black", linewidths=0.6, zorder=3,
@@ -101,7 +99,7 @@ def figure2(src: Source, groups: tuple[str, ...], label: str) -> Figure:
     return fig
 
 
-def _mean_lines(ax: Axes, pts: series.Points) -> None:
+def _mean_lines(ax: Axes, pts: treatments.Points) -> None:
     base = pts.base()
     if base is not None:
         ax.axhline(base, color="gray", linestyle=":", linewidth=1)
@@ -120,9 +118,14 @@ def _mean_lines(ax: Axes, pts: series.Points) -> None:
     ax.legend(loc="best", fontsize=8)
 
 
+def _natman_names(dataset: str | None) -> tuple[str, str] | None:
+    record = plan.DATASETS.get(dataset or "")
+    return record.natman_names if record else None
+
+
 def _natman_series(src: Source) -> dict[str, dict[int, float]]:
     """'natural -> man-made' style label -> {n: accuracy}, n = 0 the target's base net."""
-    names = NATMAN_HALVES.get(src.dataset, ("natman A", "natman B"))
+    names = _natman_names(src.dataset) or ("natman A", "natman B")
     half = dict(zip(plan.HALVES, names, strict=True))
     out = {}
     for source, target in (("B", "A"), ("A", "B")):
@@ -163,11 +166,12 @@ def figure3(src: Source) -> Figure:
         _plot_curve(rel_ax, _relative(curve), label, color=color, marker="o", linestyle="--")
     _plot_curve(random_ax, random, "random frozen layers", color="#6a1b9a", marker="s")
     _plot_curve(rel_ax, _relative(random), "random frozen layers", color="#6a1b9a", marker="s")
-    pts = series.points(src.acc, series.RANDOM_GROUPS, src.pool_halves)
+    pts = treatments.points(src.acc, treatments.RANDOM_GROUPS, src.pool_halves)
     anb = ({0: pts.base()} | pts.means("AnB")) if pts.base() is not None else {}
     _plot_curve(rel_ax, _relative(anb), "AnB, random splits (mean)", **STYLE["AnB"])
     rel_ax.axhline(0, color="gray", linestyle=":", linewidth=1, label="reference (base net)")
-    halves = "natural and man-made" if src.dataset in NATMAN_HALVES else "the natman split's"
+    names = _natman_names(src.dataset)
+    halves = " and ".join(names) if names else "the natman split's"
     natman_ax.set_title(f"transfer between {halves} halves (frozen)", fontsize=9)
     random_ax.set_title("first n layers random and frozen, all classes", fontsize=9)
     rel_ax.set_title("relative to each one's base net (n = 0)", fontsize=9)
@@ -225,7 +229,7 @@ FIGURES = ("2", "3", "reduced")
 
 def pooling(dataset: str, halves: str | None) -> bool:
     """`--halves both` pools A and B, `--halves B` keeps target B only; default by dataset."""
-    return series.default_pooling(dataset) if halves is None else halves == "both"
+    return treatments.default_pooling(dataset) if halves is None else halves == "both"
 
 
 def run_sources(runs_dir: Path, dataset: str | None, halves: str | None) -> list[Source]:
@@ -261,7 +265,7 @@ def save(fig: Figure, out_dir: Path, stem: str) -> list[Path]:
 def _figure2_label(split: str | None, pool: bool) -> tuple[tuple[str, ...], str]:
     halves = "halves A and B pooled" if pool else "target half B"
     if split is None:
-        return series.RANDOM_GROUPS, f"random splits 0-3 ({halves})"
+        return treatments.RANDOM_GROUPS, f"random splits 0-3 ({halves})"
     group = plan.group_of_split(split)
     name = "natural/man-made split" if group == "natman" else f"split {split}"
     return (group,), f"{name} ({halves})"

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from statistics import mean, stdev
 
 from transferability import plan
-from transferability.results import paper
-from transferability.results import treatments as series
+from transferability.results import paper, treatments
 
 REPRODUCED, NOT_REPRODUCED, WITHIN_NOISE, NO_DATA = (
     "reproduced", "not reproduced", "within noise", "no data")
@@ -72,7 +71,7 @@ def _relative(acc: Accuracies, keys: Mapping[int, str], base: str,
     return _avg([acc[keys[n]] - acc[base] if keys[n] in acc else None for n in ns])
 
 
-def _transfer_drop(pts: series.Points, ns: Sequence[int]) -> float | None:
+def _transfer_drop(pts: treatments.Points, ns: Sequence[int]) -> float | None:
     base = pts.base()
     return _avg([None if base is None or pts.mean("AnB", n) is None else pts.mean("AnB", n) - base
                  for n in ns])
@@ -98,7 +97,8 @@ def _diff(a: float | None, b: float | None) -> float | None:
 HIGH, LOW, MIDDLE, ALL = (6, 7), (1, 2), (3, 4, 5), tuple(range(1, plan.LAYERS + 1))
 
 # (claim, quantity, effect, q from (points, accuracies))
-SPECS: tuple[tuple[str, str, bool, Callable[[series.Points, Accuracies], float | None]], ...] = (
+Quantity = Callable[[treatments.Points, Accuracies], float | None]
+SPECS: tuple[tuple[str, str, bool, Quantity], ...] = (
     ("layers 1-2 transfer almost perfectly (AnB close to baseB at n = 1, 2)",
      "baseB - mean AnB(n = 1, 2)", False,
      lambda p, a: _diff(p.base(), _avg([p.mean("AnB", n) for n in LOW]))),
@@ -144,12 +144,12 @@ def relative(acc: Accuracies) -> dict[str, float]:
 
 
 def findings(acc: Accuracies, spread: float | None,
-             groups: Sequence[str] = series.RANDOM_GROUPS) -> list[Finding]:
+             groups: Sequence[str] = treatments.RANDOM_GROUPS) -> list[Finding]:
     """The seven findings from our accuracies, beside the same quantities from the paper's; both
     halves of each split count, each net against its own target half's base (`relative`)."""
-    ours = series.points(relative(acc), groups, True)
+    ours = treatments.points(relative(acc), groups, True)
     published = paper.accuracies()
-    theirs = series.points(relative(published), series.RANDOM_GROUPS, True)
+    theirs = treatments.points(relative(published), treatments.RANDOM_GROUPS, True)
     out = []
     for number, (claim, quantity, effect, q) in enumerate(SPECS, 1):
         mine = q(ours, acc)
@@ -167,7 +167,7 @@ class Control:
     paper: float | None  # the same from the paper's nets (its selffers AnA+, against baseA)
 
 
-def _control_values(pts: series.Points) -> list[float | None]:
+def _control_values(pts: treatments.Points) -> list[float | None]:
     base = pts.base()
     plus = [_diff(pts.mean("BnB+", n), base) for n in ALL]
     mean_plus = _avg(plus)
@@ -179,9 +179,9 @@ def controls(acc: Accuracies, group: str = "split0") -> list[Control]:
     """The paper's own controls on one split, which only converged base nets meet: a net whose
     first layer is its own base's (B1B) and the selffers fine-tuned on their own data (BnB+)
     give nothing back. baseB is the mean over the base net and its seed replicates."""
-    ours = _control_values(series.points(acc, (group,), False))
-    theirs = _control_values(series.points(relative(paper.accuracies()),
-                                           series.RANDOM_GROUPS, True))
+    ours = _control_values(treatments.points(acc, (group,), False))
+    theirs = _control_values(treatments.points(relative(paper.accuracies()),
+                                           treatments.RANDOM_GROUPS, True))
     names = ("B1B - baseB", "mean over n = 1..7 of BnB+ - baseB",
              "largest |BnB+ - baseB| over n = 1..7")
     limits = (0.010, 0.010, 0.015)

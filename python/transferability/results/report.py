@@ -22,10 +22,10 @@ from matplotlib.figure import Figure
 
 from transferability import plan
 from transferability.caffe_env import REPO_ROOT
+from transferability.disk import replacing, write_csv, write_text
 from transferability.nets import caffenet, solver
-from transferability.results import compare, findings, paper
-from transferability.results import tables as results
-from transferability.results import treatments as series
+from transferability.plan.datasets import IMAGENET
+from transferability.results import compare, findings, paper, tables, treatments
 from transferability.results.figures import Source, figure2, figure3, pooling, reduced
 
 CSS = """body{font-family:sans-serif;max-width:70em;margin:2em auto;padding:0 1em;color:#222}
@@ -95,7 +95,7 @@ def _crop(profile) -> str:
 def settings(dataset: str) -> list[tuple[str, str]]:
     """The profile and schedule the runs were generated with, in epochs beside the paper's."""
     profile = caffenet.PROFILES[dataset]
-    standard, _ = solver.SCHEDULES[dataset]
+    standard, _ = solver.schedules(dataset)
     convs = "-".join(str(c.num_output) for c in profile.convs)
     rows = [
         ("network", f"CaffeNet layer sequence, conv {convs}, fc {profile.fc[0]}-{profile.fc[1]}-"
@@ -104,12 +104,13 @@ def settings(dataset: str) -> list[tuple[str, str]]:
                    f"{standard.gamma} every {standard.stepsize} iterations, {standard.max_iter} "
                    f"iterations, batch {profile.train_batch}"),
     ]
-    per_half = solver.TRAIN_IMAGES_PER_HALF.get(dataset)
+    per_half = profile.data.train_images_per_half
     if per_half:
         step = standard.stepsize * profile.train_batch / per_half
         total = standard.max_iter * profile.train_batch / per_half
-        paper_step = solver.PAPER.stepsize * 256 / solver.TRAIN_IMAGES_PER_HALF["imagenet"]
-        paper_total = solver.PAPER.max_iter * 256 / solver.TRAIN_IMAGES_PER_HALF["imagenet"]
+        paper_half = IMAGENET.train_images_per_half
+        paper_step = solver.PAPER.stepsize * caffenet.CAFFENET.train_batch / paper_half
+        paper_total = solver.PAPER.max_iter * caffenet.CAFFENET.train_batch / paper_half
         rows.append(("epochs (of a half's training set)",
                      f"{step:.1f} per lr step, {total:.1f} in all (the paper: {paper_step:.0f} "
                      f"per step, {paper_total:.0f} in all)"))
@@ -132,11 +133,11 @@ def relative_source(src: Source) -> Source:
 def _figures(src: Source) -> list[tuple[str, Figure]]:
     present = {key.split("/")[0] for key in src.acc}
     out = []
-    random_splits = present & set(series.RANDOM_GROUPS)
+    random_splits = present & set(treatments.RANDOM_GROUPS)
     if len(random_splits) > 1:
         label = f"{len(random_splits)} random splits, both halves, each net less its own base"
         out.append((f"Figure 2, {label}",
-                    figure2(relative_source(src), series.RANDOM_GROUPS, label)))
+                    figure2(relative_source(src), treatments.RANDOM_GROUPS, label)))
     for group in [plan.group_of_split(s) for s in plan.SPLITS if plan.group_of_split(s) in present]:
         label = group.replace("split", "split ") if group != "natman" else "natural/man-made"
         out.append((f"Figure 2, {label}", figure2(src, (group,), label)))
@@ -153,7 +154,7 @@ class Study:
 
     runs_dir: Path
     dataset: str
-    runs: list[results.Run]
+    runs: list[tables.Run]
     acc: dict[str, float]
     unfinished: set[str]
     pool: bool
@@ -168,8 +169,8 @@ class Study:
 
 
 def study(runs_dir: Path, dataset: str) -> Study:
-    runs, _ = results.scan(runs_dir, dataset)
-    acc, unfinished = results.accuracies(runs, dataset)
+    runs, _ = tables.scan(runs_dir, dataset)
+    acc, unfinished = tables.accuracies(runs, dataset)
     spread, found, controls = compare.judged(acc)
     return Study(runs_dir, dataset, runs, acc, unfinished, pooling(dataset, None), spread,
                  found, controls)
@@ -209,7 +210,7 @@ def page(st: Study) -> str:
                      f"src='data:image/png;base64,{_png(fig)}'>")
     parts += [
         "<h2>Derived quantities per n (percentage points)</h2>",
-        "<p>" + "; ".join(f"{esc(k)} = {esc(v)}" for k, v in series.DERIVED.items())
+        "<p>" + "; ".join(f"{esc(k)} = {esc(v)}" for k, v in treatments.DERIVED.items())
         + ". Paper: halves pooled, BnB from its AnA nets.</p>",
         _table(derived, compare.DERIVED_COLUMNS),
         "<h2>Every network beside the paper</h2>",
@@ -222,15 +223,10 @@ def page(st: Study) -> str:
 
 def write(st: Study, out: Path) -> Path:
     """Write the page whole or not at all."""
-    text = page(st)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, out)
-    return out
+    return write_text(out, page(st))
 
 
-def findings_markdown(st: Study, where: Mapping[str, str]) -> str:
+def study_findings_markdown(st: Study, where: Mapping[str, str]) -> str:
     """The findings as a Markdown table, with the noise, the criteria and where they came from."""
     dataset, found, spread, controls, count = (st.dataset, st.found, st.spread, st.controls,
                                                len(st.acc))
@@ -251,13 +247,11 @@ def findings_markdown(st: Study, where: Mapping[str, str]) -> str:
         "",
         findings.__doc__.split("\n\n", 1)[1].replace("\n", " ").strip(),
         "",
-        "| # | the paper's finding | q | ours (points) | paper (points) | verdict |",
-        "| --- | --- | --- | --- | --- | --- |",
     ]
-    for row in found:
-        cells = [compare.cell(c, row[c]) for c in ("finding", "claim", "q", "q ours", "q paper",
-                                                  "verdict")]
-        lines.append("| " + " | ".join(cells) + " |")
+    lines += compare.markdown_table(
+        found, ("finding", "claim", "q", "q ours", "q paper", "verdict"),
+        ("#", "the paper's finding", "q", "ours (points)", "paper (points)", "verdict"),
+        compare.cell)
     return "\n".join(lines) + "\n"
 
 
@@ -265,24 +259,21 @@ def publish(st: Study, out: Path) -> list[Path]:
     """The committed results of a study: tables, figures, findings and the report, in `out`."""
     src = replace(st.source, title=f"{st.dataset}: {len(st.acc)} networks")
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "networks.csv", "w", newline="") as csv_file:
-        results.write_csv(st.runs, csv_file)
-    written = [out / "networks.csv"]
+    written = [write_csv(out / "networks.csv", [run.row() for run in st.runs], tables.COLUMNS)]
     for name, rows, columns in (
             ("compare.csv", compare.net_rows(st.runs), compare.NET_COLUMNS),
             ("derived.csv", compare.derived_rows(st.acc, st.pool, st.spread),
              compare.DERIVED_COLUMNS),
             ("findings.csv", st.found, compare.FINDING_COLUMNS)):
-        compare.write_csv(out / name, rows, columns)
-        written.append(out / name)
-    (out / "findings.md").write_text(findings_markdown(st, provenance()))
-    written.append(out / "findings.md")
-    figures = {"figure2": figure2(relative_source(src), series.RANDOM_GROUPS,
+        written.append(write_csv(out / name, rows, columns))
+    written.append(write_text(out / "findings.md", study_findings_markdown(st, provenance())))
+    figures = {"figure2": figure2(relative_source(src), treatments.RANDOM_GROUPS,
                                   "random splits 0-3, both halves, each net less its own base"),
                "figure2_split0": figure2(src, ("split0",), "split 0"),
                "figure3": figure3(src), "reduced": reduced(src)}
     for stem, fig in figures.items():
-        fig.savefig(out / f"{stem}.png", dpi=110)
+        with replacing(out / f"{stem}.png") as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
         written.append(out / f"{stem}.png")
     written.append(write(st, out / "report.html"))
     return written

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
 
-from transferability import layout, plan
+from transferability import plan
 from transferability.errors import UserError
-from transferability.plan import Net
+from transferability.plan import Net, layout
 from transferability.training.logparse import TrainingLog, parse_log
 
 COLUMNS = ("dataset", "group", "net", "paper_name", "source_half", "target_half", "n", "layers",
@@ -82,15 +80,8 @@ def scan(runs_dir: Path, dataset: str | None = None) -> tuple[list[Run], list[Pa
             runs.append(_read_run(ds, nets[key], path))
         else:
             unknown.append(path)
-    runs.sort(key=lambda r: (plan.DATASETS.index(r.dataset), order[r.net.key]))
+    runs.sort(key=lambda r: (list(plan.DATASETS).index(r.dataset), order[r.net.key]))
     return runs, unknown
-
-
-def write_csv(runs: Iterable[Run], out: TextIO) -> None:
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for run in runs:
-        writer.writerow(run.row())
 
 
 def accuracies(runs: Iterable[Run], dataset: str) -> tuple[dict[str, float], set[str]]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from transferability.errors import UserError
+from transferability.plan.layout import TRAIN_LOG
 
 _NUM = r"([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf)"
 _TEST_START = re.compile(r"Iteration (\d+), Testing net(?: \(#(\d+)\))?")
@@ -175,7 +176,26 @@ def find_log(path: Path) -> Path:
         if not path.is_file():
             raise UserError(f"{path} is not a regular file (a FIFO or device?): give a log file")
         return path
-    for name in ("train.log", "train.log.gz"):
+    for name in (TRAIN_LOG, f"{TRAIN_LOG}.gz"):
         if (path / name).is_file():
             return path / name
     raise FileNotFoundError(f"no train.log or train.log.gz in {path}")
+
+
+# --- the error line ------------------------------------------------------------------------------
+_GLOG_SEVERE = re.compile(r"^[EF]\d{4}")  # glog's E/F lines: E1123 07:01:02 or E20261123 07:01:02
+_ERROR = re.compile(r"^(?:[\w./+-]+: )?(?:error|Error|ERROR)\b|Check failed")
+
+
+def is_error_line(line: str) -> bool:
+    """A glog E or F line, a `Check failed`, or an `error:`-style line (a shell's, a loader's);
+    never the prototxt Caffe echoes (`mirror: false` is no error)."""
+    return bool(_GLOG_SEVERE.match(line) or _ERROR.search(line))
+
+
+def last_error_line(text: str) -> str | None:
+    """The last error line of a log (see is_error_line), without glog's prefix."""
+    for line in reversed(text.splitlines()):
+        if is_error_line(line):
+            return (line.split("] ", 1)[-1] if _GLOG_SEVERE.match(line) else line).strip()
+    return None

@@ -19,27 +19,23 @@ from pathlib import Path
 from google.protobuf import text_format
 from google.protobuf.message import DecodeError
 
-from transferability import caffe_io, layout, plan
+from transferability import caffe_io, plan
 from transferability.caffe_env import REPO_ROOT, caffe_tool, tool_environment
 from transferability.caffe_io import caffe_pb2
 from transferability.data.lmdb_io import entry_count
-from transferability.disk import check_free, human
+from transferability.disk import FILE_MODE, check_free, copy_file, human, write_text
 from transferability.errors import UserError
 from transferability.nets.caffenet import parameter_count
 from transferability.nets.generate import profile
 from transferability.nets.solver import shorten
 from transferability.nets.transplant import transplant
-from transferability.plan import Net
+from transferability.plan import Net, layout
+from transferability.training.logparse import last_error_line
 
-FINAL = layout.FINAL
 KEEP_SNAPSHOTS = 2  # the newest two whole snapshots: one to resume from, one if that is cut
 PRUNE_EVERY = 60.0  # seconds between looks for snapshots to prune while Caffe trains
 PR_SET_PDEATHSIG = 1  # prctl(2)
 _STATE = re.compile(r"^snapshot_iter_(\d+)\.solverstate$")
-
-
-def run_dir(runs: Path, dataset: str, net: Net) -> Path:
-    return layout.run_dir(runs, dataset, net)
 
 
 def _link(target: Path, link: Path) -> None:
@@ -52,7 +48,7 @@ def _solver(dataset: str, net: Net, iters: int | None, gpu: bool = False,
             val_batches: int | None = None):
     """The SolverParameter a run folder runs: ITERS shortens it, and then tests no more batches
     than the validation set holds (`val_batches`; a fake or small set need not be read 50 times)."""
-    source = REPO_ROOT / "solvers" / dataset / net.group / f"{net.name}.prototxt"
+    source = layout.generated_solver(REPO_ROOT, dataset, net)
     s = text_format.Parse(source.read_text(), caffe_pb2.SolverParameter())
     if iters is not None:
         s = shorten(s, iters)
@@ -78,28 +74,28 @@ def check_settings(folder: Path, settings: dict) -> None:
 def prepare(runs: Path, data: Path, dataset: str, net: Net, iters: int | None = None,
             gpu: bool = False) -> Path:
     """Create or refresh the run folder; refuse to mix settings with a run already under way."""
-    folder = run_dir(runs, dataset, net)
+    folder = layout.run_dir(runs, dataset, net)
     for link, path in layout.data_paths(data, dataset, net).items():
         if not path.exists():
             stamp = layout.data_stamp(data, dataset,
-                                      net.valid_set if link == "val_lmdb" else net.train_set)
+                                      net.valid_set if link == layout.VAL_LMDB else net.train_set)
             stale = f" (remove {stamp} first: it still says the set is complete)"
             raise UserError(f"{net.key} needs {path}, which is missing; run `make data "
                             f"DATASET={dataset}`{stale if stamp.exists() else ''}")
     settings = layout.settings(dataset, net.key, iters)
     check_settings(folder, settings)
-    train_val = REPO_ROOT / "prototxt" / dataset / net.group / f"{net.name}.prototxt"
+    train_val = layout.generated_net(REPO_ROOT, dataset, net)
     if not train_val.is_file():  # the factors grid's sources exist for Fashion-MNIST only
         raise UserError(f"no {dataset} network '{net.key}' ({train_val} is missing; `make "
                         "prototxt` writes every generated one)")
-    val_lmdb = layout.data_paths(data, dataset, net)["val_lmdb"]
+    val_lmdb = layout.data_paths(data, dataset, net)[layout.VAL_LMDB]
     solver = _solver(dataset, net, iters, gpu, _val_batches(val_lmdb, train_val))
     folder.mkdir(parents=True, exist_ok=True)
     for name, path in layout.data_paths(data, dataset, net).items():
         _link(path, folder / name)
-    caffe_io.copy_file(train_val, folder / "train_val.prototxt")
-    caffe_io.write_text(folder / "solver.prototxt", text_format.MessageToString(solver))
-    caffe_io.write_text(folder / layout.RUN_JSON, layout.started_text(settings))
+    copy_file(train_val, folder / layout.TRAIN_VAL)
+    write_text(folder / layout.SOLVER, text_format.MessageToString(solver))
+    write_text(folder / layout.RUN_JSON, layout.started_text(settings))
     return folder
 
 
@@ -196,13 +192,13 @@ def check_space(folder: Path, dataset: str, net: Net, iters: int | None, keep: i
 
 
 def max_iter(folder: Path) -> int:
-    text = (folder / "solver.prototxt").read_text()
+    text = (folder / layout.SOLVER).read_text()
     return int(re.search(r"^max_iter: (\d+)", text, re.M)[1])
 
 
 def caffe_command(state: tuple[int, Path] | None, weights: Path | None,
                   gpu: str | None) -> list[str]:
-    cmd = [str(caffe_tool("caffe")), "train", "-solver", "solver.prototxt",
+    cmd = [str(caffe_tool("caffe")), "train", "-solver", layout.SOLVER,
            "-sigint_effect", "snapshot", "-sighup_effect", "stop"]
     if state:
         cmd += ["-snapshot", state[1].name]
@@ -219,12 +215,12 @@ def source_model(runs: Path, dataset: str, net: Net, iters: int | None) -> Path 
     if net.source is None:
         return None
     base = plan.find(net.source_key)
-    folder = run_dir(runs, dataset, base)
-    if not (folder / FINAL).exists():
-        raise UserError(f"{net.key} needs {folder / FINAL}: train its base net "
+    folder = layout.run_dir(runs, dataset, base)
+    if not (folder / layout.FINAL).exists():
+        raise UserError(f"{net.key} needs {folder / layout.FINAL}: train its base net "
                         f"{net.source_key} first")
     check_settings(folder, layout.settings(dataset, base.key, iters))
-    return folder / FINAL
+    return folder / layout.FINAL
 
 
 # What one base net costs on the paper's own set-up (docs/PAPER.md): a 2014 K20 GPU.
@@ -238,7 +234,7 @@ def base_notice(runs: Path, dataset: str, key: str, iters: int | None) -> str | 
     if net.source is None:
         return None
     base = plan.find(net.source_key)
-    if (run_dir(runs, dataset, base) / FINAL).exists():
+    if (layout.run_dir(runs, dataset, base) / layout.FINAL).exists():
         return None
     solver = _solver(dataset, base, iters)
     cost = PAPER_DAYS_PER_NET.get(dataset) if iters is None else None
@@ -251,8 +247,8 @@ def _source_weights(source: Path | None, net: Net, folder: Path) -> Path | None:
     """The init .caffemodel of a transfer: the source base net's first n layers."""
     if source is None:
         return None
-    init = folder / "init.caffemodel"
-    transplant(source, folder / "train_val.prototxt", net.n, init)
+    init = folder / layout.INIT
+    transplant(source, folder / layout.TRAIN_VAL, net.n, init)
     return init
 
 
@@ -275,7 +271,7 @@ def _run_caffe(cmd: list[str], folder: Path, resume_iter: int | None,
     env.pop("CAFFE_RESUME_ITER", None)
     if resume_iter is not None:  # read by the project's deterministic-resume patch to Caffe
         env["CAFFE_RESUME_ITER"] = str(resume_iter)
-    with open(folder / "train.log", "ab") as log:
+    with open(folder / layout.TRAIN_LOG, "ab") as log:
         log.write(f"# {' '.join(cmd)}\n".encode())
         log.flush()
         proc = subprocess.Popen(cmd, cwd=folder, stdout=log, stderr=subprocess.STDOUT, env=env,
@@ -299,14 +295,14 @@ _DISK_FULL = "SerializeToOstream"
 
 
 def last_error(log: Path) -> str:
-    """The cause of a crash, from the end of a Caffe log (caffe_io.last_error), said plainly where
-    it is a full disk."""
+    """The cause of a crash, from the end of a Caffe log (last_error_line), said plainly where it
+    is a full disk."""
     if not log.exists():
         return "no log"
     with open(log, "rb") as file:
         file.seek(max(0, log.stat().st_size - 65536))
         tail = file.read().decode("utf-8", errors="replace")
-    cause = caffe_io.last_error(tail)
+    cause = last_error_line(tail)
     if cause is None:
         return "no error line in the log"
     if _DISK_FULL in cause:
@@ -377,8 +373,7 @@ def train(runs: Path, data: Path, dataset: str, key: str, iters: int | None = No
     """Train one network of the plan to its end, resuming where a previous run stopped; keep
     the newest `keep` snapshots (None: every one) and stop first if they would not fit with
     `disk_margin` bytes left free."""
-    if iters is not None and iters < 1:
-        raise UserError(f"ITERS must be a positive integer, not {iters}")
+    plan.check_iters(iters)
     net = plan.find(key)
     label = f"{dataset}/{key}"
     try:
@@ -391,21 +386,21 @@ def train(runs: Path, data: Path, dataset: str, key: str, iters: int | None = No
 
 def _train(runs: Path, data: Path, dataset: str, net: Net, label: str, iters: int | None,
            gpu: str | None, wait: bool, keep: int | None, disk_margin: int) -> Path:
-    folder = run_dir(runs, dataset, net)
+    folder = layout.run_dir(runs, dataset, net)
     # every check before anything is written: settings, a finished run, the source, the GPU,
     # the disk
     check_settings(folder, layout.settings(dataset, net.key, iters))
-    if (folder / FINAL).exists():
-        print(f"{label}: finished already ({folder / FINAL})")
-        return folder / FINAL
+    if (folder / layout.FINAL).exists():
+        print(f"{label}: finished already ({folder / layout.FINAL})")
+        return folder / layout.FINAL
     source = source_model(runs, dataset, net, iters)
     if gpu:
         check_gpu_build()
     check_space(folder, dataset, net, iters, keep, disk_margin, label)
     with run_lock(folder, label, wait):
-        if (folder / FINAL).exists():  # finished by the process we waited for
-            print(f"{label}: finished already ({folder / FINAL})")
-            return folder / FINAL
+        if (folder / layout.FINAL).exists():  # finished by the process we waited for
+            print(f"{label}: finished already ({folder / layout.FINAL})")
+            return folder / layout.FINAL
         folder = prepare(runs, data, dataset, net, iters, bool(gpu))
         state = whole_state(folder)
         weights = None if state else _source_weights(source, net, folder)
@@ -413,7 +408,7 @@ def _train(runs: Path, data: Path, dataset: str, net: Net, label: str, iters: in
             cmd = caffe_command(state, weights, device)
             how = f"resuming at iteration {state[0]}" if state else "from the start"
             where = f"GPU {device}" if device else "CPU"
-            print(f"{label}: training on the {where} {how} (log: {folder / 'train.log'})",
+            print(f"{label}: training on the {where} {how} (log: {folder / layout.TRAIN_LOG})",
                   flush=True)
             code = _run_caffe(cmd, folder, state[0] if state else None, keep)
         return _finish(folder, dataset, net.key, code, keep)
@@ -426,17 +421,18 @@ def _finish(folder: Path, dataset: str, key: str, code: int,
     if code != 0 or not snapshot.exists():
         reached = newest_state(folder)
         where = f"stopped at iteration {reached[0]}" if reached else "stopped"
-        hint = "run again to resume" if code == 0 else last_error(folder / "train.log")
+        hint = "run again to resume" if code == 0 else last_error(folder / layout.TRAIN_LOG)
         raise UserError(f"{dataset}/{key}: caffe {where} (exit {code}): {hint}; "
-                        f"log: {folder}/train.log")
+                        f"log: {folder / layout.TRAIN_LOG}")
     try:
-        caffe_io.copy_file(snapshot, folder / FINAL)
+        copy_file(snapshot, folder / layout.FINAL)
     except OSError as err:
-        raise UserError(f"{dataset}/{key}: could not write {folder / FINAL} ({err.strerror}); "
-                        "free space or fix permissions, then run again") from None
+        raise UserError(f"{dataset}/{key}: could not write {folder / layout.FINAL} "
+                        f"({err.strerror}); free space or fix permissions, then run "
+                        "again") from None
     prune_snapshots(folder, keep)
     for path in folder.iterdir():  # Caffe's own files (snapshots, the log) follow its umask
         if path.is_file() and not path.is_symlink():
-            path.chmod(caffe_io.FILE_MODE)
-    print(f"{dataset}/{key}: finished, {folder / FINAL}", file=sys.stderr)
-    return folder / FINAL
+            path.chmod(FILE_MODE)
+    print(f"{dataset}/{key}: finished, {folder / layout.FINAL}", file=sys.stderr)
+    return folder / layout.FINAL

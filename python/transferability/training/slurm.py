@@ -1,7 +1,7 @@
 """The plan as a Slurm job graph: one `sbatch` per network, transfers after their base nets.
 
-Each job runs the Makefile target a user would type for its network (`make -C REPO transfer N=3
-FROM=A TO=B FT=1 SPLIT=0 DATASET=.. RUNS=.. DATA=..`) in its run folder, and logs to
+Each job runs its network's make target (`make -C REPO fashion-mnist/split0/A3B+ DATASET=..
+RUNS=.. DATA=..`, plan/selections.py names them) in its run folder, and logs to
 `slurm-<jobid>.out` there. A transfer waits for its base with `--dependency=afterok:<job>`. A
 finished network is not submitted, nor one whose job is still queued (squeue, by job name and
 working directory); a transfer whose base is finished waits for nothing. Jobs are submitted with
@@ -18,68 +18,22 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transferability import layout, plan
+from transferability import plan
 from transferability.caffe_env import REPO_ROOT
 from transferability.errors import UserError
-from transferability.plan import Net
+from transferability.plan import Net, layout
+from transferability.plan.selections import Selection, net_name
 from transferability.training.runs import check_gpu_build
 
-PLANS = ("paper", "figure2", "demo")
-# Make's own variables, and those the job's make command sets itself: sbatch hands its whole
-# environment to the job, where a stray FT=1 or a dead jobserver in MAKEFLAGS would change the run.
-_NOT_EXPORTED = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "N", "FROM", "TO", "FT",
-                 "PER_CLASS", "SPLIT", "DATASET", "RUNS", "DATA", "ITERS", "GPU", "PLAN",
-                 "SBATCH_ARGS", "DRY_RUN")
-
-
-@dataclass(frozen=True)
-class Selection:
-    """The networks of one plan on one dataset."""
-
-    plan: str
-    dataset: str
-    split: str
-    nets: list[Net]
-
-    def describe(self) -> str:
-        what = "the paper's networks" if self.plan == "paper" else f"figure 2, split {self.split}"
-        return f"plan {self.plan} ({what}, {self.dataset}): {len(self.nets)} networks"
-
-
-def select(plan_name: str, dataset: str, split: str) -> Selection:
-    """PLAN=paper|figure2|demo; demo is Fashion-MNIST's figure 2 of split 0 whatever else is set."""
-    if plan_name not in PLANS:
-        raise UserError(f"unknown PLAN '{plan_name}': use paper, figure2 or demo")
-    if plan_name == "demo":
-        dataset, split = "fashion-mnist", "0"
-    if dataset not in plan.DATASETS:
-        raise UserError(f"unknown DATASET '{dataset}': use {' or '.join(plan.DATASETS)}")
-    nets = plan.paper_nets() if plan_name == "paper" else plan.figure2_nets(split)
-    return Selection(plan_name, dataset, split, nets)
-
-
-def job_name(dataset: str, net: Net) -> str:
-    return f"{dataset}/{net.key}"
+# Make's own variables, and those a job's make reads that its command may leave unset: sbatch hands
+# its whole environment to the job, where a dead jobserver in MAKEFLAGS or a stray ITERS or GPU
+# would change the run.
+_NOT_EXPORTED = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "ITERS", "GPU")
 
 
 def run_folder(runs: Path, dataset: str, net: Net) -> Path:
     """The run folder as an absolute path: the job's working directory, as squeue reports it."""
     return layout.run_dir(Path(runs).resolve(), dataset, net)
-
-
-def make_goal(net: Net) -> list[str]:
-    """The make target and variables that train `net`: what a user types after `make`."""
-    if net.group == "whole":
-        return ["whole"] if net.name == "base" else ["random", f"N={net.n}"]
-    if net.group == "reduced":
-        return ["reduced", f"PER_CLASS={int(net.name.removeprefix('reduced'))}"]
-    split = f"SPLIT={net.group.removeprefix('split')}"
-    parsed = plan.parse_name(net.name)
-    if parsed is None:
-        return [f"base-{net.name.removeprefix('base')}", split]
-    source, n, target, tuned = parsed
-    return ["transfer", f"N={n}", f"FROM={source}", f"TO={target}", *(["FT=1"] if tuned else []),
-            split]
 
 
 @dataclass(frozen=True)
@@ -185,7 +139,7 @@ def build(selection: Selection, settings: Settings,
     ids: dict[str, str] = {}
     missing_sets: set[str] = set()
     for net in nets:
-        name, folder = job_name(dataset, net), run_folder(settings.runs, dataset, net)
+        name, folder = net_name(dataset, net), run_folder(settings.runs, dataset, net)
         if (folder / layout.FINAL).is_file():
             graph.finished.append(name)
             continue
@@ -195,9 +149,9 @@ def build(selection: Selection, settings: Settings,
             pending.add(name)
             ids[name] = job.job_id
             continue
-        job = Job(name, folder, settings.make_command(make_goal(net), dataset), settings.gpu)
+        job = Job(name, folder, settings.make_command([name], dataset), settings.gpu)
         if net.source_key:
-            base = job_name(dataset, by_key[net.source_key])
+            base = net_name(dataset, by_key[net.source_key])
             if base in ids:
                 job.after_ids.append(ids[base])
             elif base in pending:

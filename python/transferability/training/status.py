@@ -11,12 +11,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from transferability.caffe_io import is_error_line
-from transferability.layout import FINAL, TRAIN_LOG, run_dir
 from transferability.plan import Net
-from transferability.training.logparse import TrainingLog, parse_log, parse_text
+from transferability.plan.layout import FINAL, TRAIN_LOG, run_dir
+from transferability.plan.selections import Selection, net_name
+from transferability.training.logparse import TrainingLog, is_error_line, parse_log, parse_text
 from transferability.training.runs import last_error, max_iter
-from transferability.training.slurm import Queued, Selection, job_name
+from transferability.training.slurm import Queued
 
 STATES = ("finished", "running", "waiting", "failed")
 _RUNNING = {"RUNNING", "COMPLETING", "CONFIGURING", "STAGE_OUT", "RESIZING", "SIGNALING"}
@@ -141,7 +141,7 @@ def statuses(selection: Selection, runs: Path,
     out: dict[str, NetStatus] = {}
     nets: list[Net] = selection.nets
     for net in nets:
-        name = job_name(selection.dataset, net)
+        name = net_name(selection.dataset, net)
         folder = run_dir(Path(runs).resolve(), selection.dataset, net)  # as squeue reports it
         job = queued.get((name, str(folder))) if queued else None
         base = out.get(f"{selection.dataset}/{net.source_key}") if net.source_key else None

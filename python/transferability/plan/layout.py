@@ -1,13 +1,18 @@
-"""Where things lie on disk: the data sets and the run folders. The one place that spells them.
+"""Where things lie on disk: the data sets, the generated nets and the run folders. The one place
+that spells them.
 
 Data, as data_prep/data.mk builds it, for D = fashion-mnist or imagenet:
     DATA/D/<set>_train/{lmdb/,mean.binaryproto}, DATA/D/<set>_valid/lmdb/, DATA/D/<set>.done
+    (ImageNet: files.txt in each, idxmap.txt in the halves', lmdb.done once its LMDB is whole)
+
+The generated nets and solvers (`make prototxt`): prototxt/D/<group>/<net>.prototxt and
+solvers/D/<group>/<net>.prototxt in the repository.
 
 A run folder `RUNS/<dataset>/<group>/<net>/` holds links to its LMDBs and mean, the train_val and
 solver it ran (`train_val.prototxt`, `solver.prototxt`), the settings it was started with
 (`run.json`), `train.log`, the snapshots, and `final.caffemodel` once the solver has finished.
 
-Standard library only: the Makefile's rule generator (nets/makerules.py) imports it before the
+Standard library only: the Makefile's rule generator (plan/makerules.py) imports it before the
 venv exists.
 """
 
@@ -19,12 +24,27 @@ from pathlib import Path
 from transferability.plan import Net
 
 FINAL = "final.caffemodel"
-RUN_JSON = SETTINGS = "run.json"
+RUN_JSON = "run.json"
 TRAIN_LOG = "train.log"
 TRAIN_VAL = "train_val.prototxt"
 SOLVER = "solver.prototxt"
 INIT = "init.caffemodel"
 MEAN = "mean.binaryproto"
+TRAIN_LMDB, VAL_LMDB = "train_lmdb", "val_lmdb"  # the run folder's links, as the Data layers read
+FILES = "files.txt"  # a data set's images and labels, in Caffe's list format
+IDXMAP = "idxmap.txt"  # a half's labels: "old new" per line
+LMDB_DONE = "lmdb.done"
+PROTOTXT, SOLVERS = "prototxt", "solvers"
+
+
+# --- the generated nets and solvers --------------------------------------------------------------
+def generated_net(root: Path, dataset: str, net: Net) -> Path:
+    """ROOT/prototxt/<dataset>/<group>/<net>.prototxt: the net's train_val as generated."""
+    return Path(root) / PROTOTXT / dataset / net.group / f"{net.name}.prototxt"
+
+
+def generated_solver(root: Path, dataset: str, net: Net) -> Path:
+    return Path(root) / SOLVERS / dataset / net.group / f"{net.name}.prototxt"
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -32,9 +52,24 @@ def data_root(data: Path, dataset: str) -> Path:
     return Path(data) / dataset
 
 
+def set_folder(root: Path, name: str, part: str) -> Path:
+    """ROOT/<name>_<part>, part = train or valid, ROOT = DATA/<dataset>."""
+    return Path(root) / f"{name}_{part}"
+
+
 def data_set(data: Path, dataset: str, name: str, part: str) -> Path:
     """DATA/<dataset>/<name>_<part>, part = train or valid."""
-    return data_root(data, dataset) / f"{name}_{part}"
+    return set_folder(data_root(data, dataset), name, part)
+
+
+def file_list(root: Path, name: str, part: str) -> Path:
+    """ROOT/<name>_<part>/files.txt, ROOT = DATA/<dataset>."""
+    return set_folder(root, name, part) / FILES
+
+
+def lmdb_stamp(root: Path, name: str, part: str) -> Path:
+    """The file data.mk touches once ROOT/<name>_<part>/lmdb is complete."""
+    return set_folder(root, name, part) / LMDB_DONE
 
 
 def lmdb(data: Path, dataset: str, name: str, part: str) -> Path:
@@ -49,8 +84,8 @@ def data_stamp(data: Path, dataset: str, name: str) -> Path:
 def data_paths(data: Path, dataset: str, net: Net) -> dict[str, Path]:
     """What the run folder links to, by link name: the net's LMDBs and its mean."""
     return {
-        "train_lmdb": lmdb(data, dataset, net.train_set, "train"),
-        "val_lmdb": lmdb(data, dataset, net.valid_set, "valid"),
+        TRAIN_LMDB: lmdb(data, dataset, net.train_set, "train"),
+        VAL_LMDB: lmdb(data, dataset, net.valid_set, "valid"),
         MEAN: data_set(data, dataset, net.train_set, "train") / MEAN,
     }
 

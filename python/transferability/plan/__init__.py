@@ -1,7 +1,11 @@
 """The experiment plan: every network, what it trains on and where its weights come from.
 
-This is the project's one definition of the plan; prototxt, solvers, run folders, make targets and
-result tables are all generated from it.
+This package is the project's one definition of the experiment's vocabulary; prototxt, solvers,
+run folders, make targets and result tables are all generated from it. Here: the networks and the
+data sets they train on; `datasets` (each dataset's facts), `layout` (where everything lies on
+disk), `selections` (the plans a user names: paper, figure2, demo) and `makerules` (the make rules
+and value lists, for the Makefile). Standard library only: the Makefile reads the plan before the
+venv exists.
 
 Names: in group `splitS` (S = 0..3) or `natman`, `baseA`/`baseB` are the base nets of half A/B;
 `XnY` copies the first n layers of baseX and trains on half Y with them frozen, `XnY+` fine-tunes
@@ -17,8 +21,8 @@ import re
 from dataclasses import dataclass
 
 from transferability.errors import UserError
+from transferability.plan.datasets import DATASETS as DATASETS  # by name, in plan order
 
-DATASETS = ("imagenet", "fashion-mnist")
 SPLITS = ("0", "1", "2", "3", "natman")
 HALVES = ("A", "B")
 LAYERS = 7  # n runs over 1..7: the 8th learnable layer (fc8) is always trained from scratch
@@ -27,7 +31,6 @@ REDUCED_PER_CLASS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 750, 1000, 1300)
 # reports no noise): `baseB-seed1`, `baseB-seed2`.
 NOISE_SEEDS = (1, 2)
 
-_TRANSFER = re.compile(r"^([AB])([1-7])([AB])(\+?)$")
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,12 @@ class Net:
     @property
     def target_half(self) -> str | None:
         return self.train_set[-1] if self.group.startswith(("split", "natman")) else None
+
+
+def check_iters(iters: int | None) -> None:
+    """ITERS=k shortens every solver to k iterations: a user error unless k is positive."""
+    if iters is not None and iters < 1:
+        raise UserError(f"ITERS must be a positive integer, not {iters}")
 
 
 def group_of_split(split: str) -> str:
@@ -117,6 +126,13 @@ def reduced_name(per_class: int) -> str:
 def reduced_nets() -> list[Net]:
     return [Net("reduced", reduced_name(k), reduced_name(k), "whole", None, 0, False, True)
             for k in REDUCED_PER_CLASS]
+
+
+# The data sets (subsets of a dataset) the nets train and validate on, as data_prep builds them.
+RANDOM_SPLITS = tuple(int(s) for s in SPLITS if s.isdigit())  # the seeds of the random splits
+HALF_SETS = tuple(_half_set(group_of_split(s), h) for s in SPLITS for h in HALVES)
+REDUCED_SETS = tuple(reduced_name(k) for k in REDUCED_PER_CLASS)
+DATA_SETS = ("whole", *HALF_SETS, *REDUCED_SETS)
 
 
 def all_nets() -> list[Net]:
@@ -215,11 +231,3 @@ def paper_name(net: Net) -> str:
     if net.group == "natman":
         return f"{prefix}natman{net.source_half}{net.target_half}_1_{net.n}"
     return f"{prefix}{split}{net.source_half}{split}{net.target_half}_1_{net.n}"
-
-
-def parse_name(name: str) -> tuple[str, int, str, bool] | None:
-    """`A3B+` -> ('A', 3, 'B', True); None for a name that is not a transfer."""
-    match = _TRANSFER.match(name)
-    if not match:
-        return None
-    return match[1], int(match[2]), match[3], match[4] == "+"
