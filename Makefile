@@ -92,7 +92,7 @@ help: ## list the targets
 # --- the demo: the paper's method end to end, small ----------------------------------------
 demo: ## Fashion-MNIST, split 0: figure 2's nets, baseB's noise, the figure and the report (CPU)
 	@$(MAKE) --no-print-directory caffe setup
-	@echo "demo: 32 nets, $(JOBS) at a time with $(call net_threads,$(JOBS)) thread(s) each"
+	@echo "demo: $(JOBS) nets at a time with $(call net_threads,$(JOBS)) thread(s) each"
 	@mkdir -p $(RUNS) && { $(TRANSFERABILITY) progress demo --runs $(RUNS) & progress=$$!; \
 	  $(MAKE) --no-print-directory -j$(JOBS) figure2 noise DATASET=fashion-mnist SPLIT=0 GPU=; \
 	  status=$$?; kill $$progress 2>/dev/null; wait $$progress 2>/dev/null; exit $$status; }

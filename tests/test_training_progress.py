@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 
 from transferability import plan
-from transferability.layout import run_dir
+from transferability.plan.layout import run_dir
 from transferability.training.progress import Rate, line, net_progress, watch
 
 DATASET = "fashion-mnist"

@@ -21,12 +21,14 @@ from pathlib import Path
 import numpy as np
 from google.protobuf import text_format
 
+from transferability import plan
 from transferability.caffe_env import REPO_ROOT, tool_environment
 from transferability.caffe_io import encode_raw_datum, read_prototxt
 from transferability.data.lmdb_io import LmdbWriter
+from transferability.plan.layout import MEAN, TRAIN_LMDB, VAL_LMDB, generated_net
 
-DEMO_NET = REPO_ROOT / "prototxt/fashion-mnist/split0/baseB.prototxt"
-CAFFENET = REPO_ROOT / "prototxt/imagenet/split0/baseA.prototxt"
+DEMO_NET = generated_net(REPO_ROOT, "fashion-mnist", plan.find("split0/baseB"))
+CAFFENET = generated_net(REPO_ROOT, "imagenet", plan.find("split0/baseA"))
 TORCH_PEER = Path(__file__).with_name("torch_peer.py")
 _TOTAL = re.compile(r"Average Forward-Backward: ([\d.]+) ms")
 _LAYER = re.compile(r"\]\s+(\S+)\s+(forward|backward): ([\d.]+) ms\.")
@@ -67,9 +69,9 @@ def bench_folder(folder: Path, net: Path, batch: int, shape: tuple[int, int, int
     """A folder with random images in an LMDB, their mean, and `net` at this batch size."""
     spec = read_prototxt(net)
     folder.mkdir(parents=True, exist_ok=True)
-    random_lmdb(folder / "train_lmdb", batch, shape, classes_of(spec))
-    (folder / "val_lmdb").symlink_to(folder / "train_lmdb")
-    subprocess.run([str(caffe_home / "bin/compute_image_mean"), "train_lmdb", "mean.binaryproto"],
+    random_lmdb(folder / TRAIN_LMDB, batch, shape, classes_of(spec))
+    (folder / VAL_LMDB).symlink_to(folder / TRAIN_LMDB)
+    subprocess.run([str(caffe_home / "bin/compute_image_mean"), TRAIN_LMDB, MEAN],
                    cwd=folder, check=True, capture_output=True)
     for layer in spec.layer:
         if layer.type == "Data":

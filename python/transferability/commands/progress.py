@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from transferability import plan
+from transferability.plan.selections import PLANS, select
 from transferability.training.progress import watch
-from transferability.training.slurm import PLANS, select
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

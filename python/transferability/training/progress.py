@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from transferability.layout import FINAL, TRAIN_LOG, run_dir
 from transferability.plan import Net
+from transferability.plan.layout import FINAL, TRAIN_LOG, run_dir
 from transferability.training.logparse import parse_text
 from transferability.training.runs import max_iter
 from transferability.training.status import log_tail
