@@ -262,8 +262,7 @@ bench-cpu: caffe setup caffe-stock ## stock vs patched Caffe (vs PyTorch: TORCH_
 caffe-test: caffe ## Caffe's own gtest suites (gradient checks too) of the layers our patches touch
 	@bash caffe_build/caffe_test.sh "$(CAFFE_HOME)"
 
-# What `make demo` and a training under make -jN would choose here (read by the tests).
-jobs:
+jobs: ## how many nets `make demo` trains at once here, and the threads each gets
 	@echo "demo: $(JOBS) nets at a time, $(call net_threads,$(JOBS)) thread(s) each; this make: $(call net_threads,$(make_jobs)) thread(s) a net"
 
 lint: setup ## ruff over the package, scripts (data_prep, caffe_build) and tests
