@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import lmdb
@@ -230,3 +232,41 @@ def fake_ilsvrc(tmp_path_factory, ilsvrc_wnids) -> tuple[Path, dict[str, int]]:
 
     root = tmp_path_factory.mktemp("fake") / "ILSVRC2012"
     return root, write_fake_ilsvrc2012(root, ilsvrc_wnids, train_per_class=1, val_images=100)
+
+
+# --- a training held at a known iteration ---------------------------------------------------------
+def hold_snapshot(folder: Path, iteration: int) -> Path:
+    """Make the run in `folder` wait at its snapshot of `iteration`, whatever the speed of the
+    machine: Caffe's open() of a FIFO where it writes the weights blocks until a reader comes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fifo = folder / f"snapshot_iter_{iteration}.caffemodel"
+    os.mkfifo(fifo)
+    return fifo
+
+
+def is_held(fifo: Path) -> bool:
+    """Whether Caffe has come to the FIFO: it logs the snapshot's name just before it opens it."""
+    log = fifo.parent / "train.log"
+    return log.exists() and f"Snapshotting to binary proto file {fifo.name}" in log.read_text()
+
+
+def wait_held(fifo: Path, proc: subprocess.Popen | None = None, seconds: float = 300) -> None:
+    deadline = time.monotonic() + seconds
+    while not is_held(fifo):
+        assert proc is None or proc.poll() is None, f"the run ended before {fifo.name}"
+        assert time.monotonic() < deadline, f"no {fifo.name} in {seconds} s"
+        time.sleep(0.05)
+
+
+def let_go(fifo: Path, keep: bool = False) -> threading.Thread:
+    """Read what Caffe writes into the FIFO, so that it goes on; with `keep`, the weights then
+    lie there as a file, as Caffe would have left them."""
+    def read() -> None:
+        with open(fifo, "rb") as pipe:
+            data = pipe.read()
+        if keep:
+            fifo.unlink()
+            fifo.write_bytes(data)
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread

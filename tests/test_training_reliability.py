@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import hold_snapshot, is_held, let_go, wait_held
 from tests.test_training_makefile import SPLIT0, make, weights
 from transferability.caffe_env import REPO_ROOT
 from transferability.training import runs as run_folders
@@ -25,13 +26,6 @@ def _start(runs: Path, data: Path, *args: str) -> subprocess.Popen:
            f"DATA={data}", "DATASET=fashion-mnist", f"ITERS={ITERS}", *args]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
-
-
-def _wait_for(path: Path, proc: subprocess.Popen, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while not path.exists():
-        assert proc.poll() is None and time.monotonic() < deadline, f"{path} never came"
-        time.sleep(0.05)
 
 
 def _caffes_in(folder: Path) -> list[int]:
@@ -56,13 +50,17 @@ def uninterrupted(tmp_path_factory, fm_data: Path) -> Path:
 def test_a_cut_newest_snapshot_resumes_from_the_whole_one_before(
         tmp_path: Path, fm_data: Path, uninterrupted: Path) -> None:
     folder = tmp_path / SPLIT0 / "baseA"
+    fifo = hold_snapshot(folder, 28)  # killed while it waits there: after 21, before the end
     proc = _start(tmp_path, fm_data, "base-A")
-    _wait_for(folder / "snapshot_iter_21.solverstate", proc)
+    wait_held(fifo, proc)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    fifo.unlink()
     states = sorted(folder.glob("snapshot_iter_*.solverstate"),
                     key=lambda p: int(p.stem.split("_")[-1]))
     newest, previous = states[-1], states[-2]
+    assert (newest.name, previous.name) == ("snapshot_iter_21.solverstate",
+                                            "snapshot_iter_14.solverstate")
     with open(newest, "r+b") as state:  # as SIGKILL or a full disk leaves it
         state.truncate(newest.stat().st_size // 2)
     out = make("base-A", runs=tmp_path, data=fm_data, iters=ITERS)
@@ -88,18 +86,23 @@ def test_a_killed_wrapper_leaves_no_caffe_training(tmp_path: Path, fm_data: Path
     cmd = [sys.executable, "-m", "transferability.cli", "train", "fashion-mnist", "split0/baseA",
            "--runs", str(tmp_path), "--data", str(fm_data), "--iters", "5000"]
     wrapper = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = folder / "train.log"
     deadline = time.monotonic() + 120
-    while ", loss = " not in (folder / "train.log").read_text() if (folder / "train.log").exists(
-            ) else True:
+    while not (log.exists() and ", loss = " in log.read_text() and _caffes_in(folder)):
         assert wrapper.poll() is None and time.monotonic() < deadline, "caffe never trained"
         time.sleep(0.05)
-    assert _caffes_in(folder)
+    [caffe] = _caffes_in(folder)
+    os.kill(caffe, signal.SIGSTOP)  # stopped mid-training: it cannot reach its end meanwhile
+    while Path(f"/proc/{caffe}/stat").read_text().rsplit(")", 1)[1].split()[0] != "T":
+        time.sleep(0.01)
     wrapper.kill()
     wrapper.wait()
+    os.kill(caffe, signal.SIGCONT)  # with the hang-up its wrapper's death sent it
     deadline = time.monotonic() + 30
     while _caffes_in(folder) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _caffes_in(folder), "caffe went on training without its wrapper"
+    assert "Optimization stopped early" in log.read_text()
 
 
 def test_negative_iters_is_one_line_and_writes_nothing(tmp_path: Path, fm_data: Path) -> None:
@@ -193,18 +196,24 @@ def test_a_runs_folder_that_cannot_be_written_is_one_line(tmp_path: Path, fm_dat
 
 def test_snapshots_are_pruned_while_caffe_trains(tmp_path: Path, fm_data: Path,
                                                   monkeypatch) -> None:
-    seen: list[int] = []
+    fifo = hold_snapshot(tmp_path / "one" / SPLIT0 / "baseA", 50)  # of 60, one every 10
+    kept: list[list[int]] = []  # the snapshots a prune left while Caffe waited at 50
+    released = []
     prune = run_folders.prune_snapshots
 
     def watched(folder: Path, keep: int | None = 2) -> None:
+        for thread in released:  # snapshot 50 lies there whole before anything is pruned again
+            thread.join()
         prune(folder, keep)
-        seen.append(len(list(folder.glob("*.solverstate"))))
+        if not released and is_held(fifo):
+            kept.append([i for i, _ in run_folders._states(folder)])
+            released.append(let_go(fifo, keep=True))
 
     monkeypatch.setattr(run_folders, "PRUNE_EVERY", 0.02)
     monkeypatch.setattr(run_folders, "prune_snapshots", watched)
     final = run_folders.train(tmp_path / "one", fm_data, "fashion-mnist", "split0/baseA",
                               iters=60, keep=1)
-    assert len(seen) > 1 and max(seen) <= 2  # one kept, one more at most while it is written
+    assert kept == [[40]]
     assert [p.name for p in final.parent.glob("*.solverstate")] == [
         "snapshot_iter_60.solverstate"]
     final = run_folders.train(tmp_path / "all", fm_data, "fashion-mnist", "split0/baseA",

@@ -12,6 +12,7 @@ import fcntl
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -105,7 +106,7 @@ def prepare(runs: Path, data: Path, dataset: str, net: Net, iters: int | None = 
 
 def _states(folder: Path) -> list[tuple[int, Path]]:
     return sorted((int(m[1]), folder / m[0]) for f in folder.glob("*.solverstate")
-                  if (m := _STATE.match(f.name)))
+                  if (m := _STATE.match(f.name)) and f.is_file())
 
 
 def newest_state(folder: Path) -> tuple[int, Path] | None:
@@ -123,10 +124,12 @@ def _is_whole(state: Path) -> bool:
     atomically) leaves a cut file, and Caffe aborts on it at every later resume."""
     model = state.with_suffix(".caffemodel")
     try:
-        key = tuple((str(p), st.st_size, st.st_mtime_ns) for p in (state, model)
-                    if (st := p.stat()))
+        stats = [(p, p.stat()) for p in (state, model)]
     except OSError:
         return False
+    if not all(stat.S_ISREG(st.st_mode) for _, st in stats):  # a FIFO would block the reading
+        return False
+    key = tuple((str(p), st.st_size, st.st_mtime_ns) for p, st in stats)
     if key not in _WHOLE:
         _WHOLE[key] = _parses_whole(state, model)
     return _WHOLE[key]
