@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import lmdb
@@ -234,7 +235,7 @@ def fake_ilsvrc(tmp_path_factory, ilsvrc_wnids) -> tuple[Path, dict[str, int]]:
     return root, write_fake_ilsvrc2012(root, ilsvrc_wnids, train_per_class=1, val_images=100)
 
 
-# --- a training held at a known iteration ---------------------------------------------------------
+# --- a training held at a known iteration; a small file system -----------------------------------
 def hold_snapshot(folder: Path, iteration: int) -> Path:
     """Make the run in `folder` wait at its snapshot of `iteration`, whatever the speed of the
     machine: Caffe's open() of a FIFO where it writes the weights blocks until a reader comes."""
@@ -270,3 +271,41 @@ def let_go(fifo: Path, keep: bool = False) -> threading.Thread:
     thread = threading.Thread(target=read, daemon=True)
     thread.start()
     return thread
+
+
+def free_space(folder: Path) -> int:
+    st = os.statvfs(folder)
+    return st.f_bavail * st.f_frsize
+
+
+def fill(folder: Path, leave: int = 0) -> Path:
+    """A ballast file that leaves `leave` bytes free on the file system of `folder`."""
+    ballast = folder / "ballast"
+    with open(ballast, "ab") as file:
+        file.write(bytes(max(0, free_space(folder) - leave)))
+    assert free_space(folder) <= leave
+    return ballast
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
+    """small_fs(size): a folder that is a tmpfs of `size` bytes, mounted here (root only; the
+    test is skipped, saying why, where no tmpfs can be mounted) and unmounted after the test."""
+    mounts: list[Path] = []
+
+    def mount(size: int) -> Path:
+        if os.geteuid() != 0:
+            pytest.skip("a small file system is a tmpfs mounted by the test, which needs root")
+        point = tmp_path / f"fs{len(mounts)}"
+        point.mkdir()
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            pytest.skip(f"no tmpfs can be mounted here: {proc.stderr.strip()}")
+        mounts.append(point)
+        return point
+
+    yield mount
+    for point in reversed(mounts):
+        if subprocess.run(["umount", str(point)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "--lazy", str(point)], capture_output=True)

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import hold_snapshot, is_held, let_go, wait_held
+from tests.conftest import fill, hold_snapshot, is_held, let_go, wait_held
 from tests.test_training_makefile import SPLIT0, make, weights
+from transferability import plan
 from transferability.caffe_env import REPO_ROOT
+from transferability.disk import human
 from transferability.training import runs as run_folders
-from transferability.training.runs import last_error
+from transferability.training.runs import last_error, snapshot_bytes
 
 ITERS = 40  # snapshots every 7 iterations (the standard schedule shortened to 40)
 
@@ -134,6 +136,29 @@ def test_last_error_is_caffes_and_names_a_full_disk(tmp_path: Path) -> None:
     assert "is the disk full?" in last_error(log)
     log.write_text("I1124 10:00:00.000000  1 net.cpp:1]     mirror: false\n")
     assert last_error(log) == "no error line in the log"
+    log.write_text("I20261204 10:00:00.000000  1 net.cpp:1]     mirror: false\nF2026")
+    assert last_error(log) == "its error line is cut off in the log (F2026): is the disk full?"
+
+
+def test_a_write_caffe_says_failed_is_named_out_of_space(tmp_path: Path) -> None:
+    """Caffe's log says a snapshot could not be written, on a disk with room: the line names the
+    file system, its free space, what a snapshot needs, and the iteration the run resumes from."""
+    folder = tmp_path / SPLIT0 / "baseA"
+    folder.mkdir(parents=True)
+    (folder / "solver.prototxt").write_text("max_iter: 40\n")
+    (folder / "train.log").write_text(
+        "F1124 10:00:01.000000  1 db_lmdb.cpp:15] Check failed: mdb_status == 0\n"
+        "# caffe train -solver solver.prototxt\n"
+        "F1124 10:00:01.000000  1 io.cpp:69] Check failed: proto.SerializeToOstream(&output)\n")
+    net = plan.find("split0/baseA")
+    with pytest.raises(run_folders.UserError) as raised:
+        run_folders._finish(folder, "fashion-mnist", net, -6)
+    line = str(raised.value)
+    assert line.startswith("fashion-mnist/split0/baseA: out of space: caffe could not write its "
+                           "snapshot; ")
+    assert f"a snapshot needs {human(snapshot_bytes('fashion-mnist', net))}" in line
+    assert line.endswith("nothing is lost: once space is freed, the same command starts it from "
+                         f"the beginning (log: {folder / 'train.log'})")
 
 
 def _limited() -> None:
@@ -219,3 +244,73 @@ def test_snapshots_are_pruned_while_caffe_trains(tmp_path: Path, fm_data: Path,
     final = run_folders.train(tmp_path / "all", fm_data, "fashion-mnist", "split0/baseA",
                               iters=60, keep=None)
     assert len(list(final.parent.glob("*.solverstate"))) == 6  # every 10 iterations
+
+
+# --- a disk that fills during training ------------------------------------------------------------
+# RUNS is a small tmpfs; Caffe is held at a snapshot while "another job" fills the disk (a ballast
+# file), then goes on. KEEP_SNAPSHOTS=all: no pruning, whose minute would make the space depend
+# on time.
+def _error_line(stderr: str) -> str:
+    errors = [line for line in stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1, stderr
+    return errors[0]
+
+
+def _on_disk(path: Path, page: int) -> int:
+    return -(-path.stat().st_size // page) * page
+
+
+def test_a_disk_full_at_a_snapshot_is_one_line_and_resumes_exactly(
+        small_fs, fm_data: Path, uninterrupted: Path) -> None:
+    runs = small_fs(8 << 20).resolve()
+    folder = runs / SPLIT0 / "baseA"
+    fifo = hold_snapshot(folder, 21)
+    proc = _start(runs, fm_data, "base-A", "KEEP_SNAPSHOTS=all")
+    wait_held(fifo, proc)
+    ballast = fill(runs)
+    let_go(fifo)  # its weights go into the FIFO; its solver state meets the full disk
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 2
+    line = _error_line(stderr)
+    need = human(snapshot_bytes("fashion-mnist", plan.find("split0/baseA")))
+    assert "fashion-mnist/split0/baseA: out of space: " in line
+    assert f"; {runs} (tmpfs) has " in line and f" free, and a snapshot needs {need}; " in line
+    assert "nothing is lost: once space is freed, the same command resumes from iteration 14 " in (
+        line)
+    ballast.unlink()
+    fifo.unlink()
+    again = make("base-A", "KEEP_SNAPSHOTS=all", runs=runs, data=fm_data, iters=ITERS)
+    assert "resuming at iteration 14" in again.stdout
+    assert weights(folder / "final.caffemodel") == weights(uninterrupted)
+
+
+def test_a_disk_full_at_the_final_model_is_one_line_and_resumes_exactly(
+        small_fs, fm_data: Path, uninterrupted: Path) -> None:
+    runs = small_fs(8 << 20).resolve()
+    folder = runs / SPLIT0 / "baseA"
+    page = os.statvfs(runs).f_frsize
+    done = uninterrupted.parent
+    # after its snapshot at 35 Caffe writes that snapshot's solver state, the snapshot at 40 and
+    # a few lines of log; room for those and for half the final model
+    state, model = (_on_disk(done / f"snapshot_iter_40.{kind}", page)
+                    for kind in ("solverstate", "caffemodel"))
+    log = (done / "train.log").read_text()
+    assert len(log[log.index("snapshot_iter_35.caffemodel"):]) + 2 * page < model // 2
+    fifo = hold_snapshot(folder, 35)
+    proc = _start(runs, fm_data, "base-A", "KEEP_SNAPSHOTS=all")
+    wait_held(fifo, proc)
+    ballast = fill(runs, leave=2 * state + model + model // 2)
+    let_go(fifo)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 2
+    line = _error_line(stderr)
+    assert "fashion-mnist/split0/baseA: out of space: could not write final.caffemodel; " in line
+    assert f"; {runs} (tmpfs) has " in line
+    assert "nothing is lost: once space is freed, the same command resumes from iteration 40 " in (
+        line)
+    assert not [p.name for p in folder.iterdir() if "final" in p.name]  # nothing half-written
+    ballast.unlink()
+    fifo.unlink()
+    again = make("base-A", "KEEP_SNAPSHOTS=all", runs=runs, data=fm_data, iters=ITERS)
+    assert "resuming at iteration 40" in again.stdout
+    assert weights(folder / "final.caffemodel") == weights(uninterrupted)

@@ -1,11 +1,13 @@
 """Free space before a long job: sizes as people write them, and the one-line refusal.
 
 `make data` and every training target check that what they are about to write fits, with an
-optional margin to leave free (DISK_MARGIN), before they write anything.
+optional margin to leave free (DISK_MARGIN), before they write anything; where a disk fills all
+the same (another job wrote to it), `out_of_space` names the file system in the one line.
 """
 
 from __future__ import annotations
 
+import errno
 import re
 import shutil
 from pathlib import Path
@@ -52,3 +54,33 @@ def check_free(path: Path, need: int, what: str, margin: int = 0, hint: str = ""
     keep = f" and DISK_MARGIN={human(margin)} left free" if margin else ""
     raise UserError(f"{what} needs about {human(need)}{keep} in {where}, which has "
                     f"{human(free)} free; free space or {hint or 'choose another folder'}")
+
+
+FULL = (errno.ENOSPC, errno.EDQUOT)  # the errors of a write that found no space
+
+
+def file_system(path: Path) -> str:
+    """The file system that holds `path` (or its nearest existing parent), as its mount point
+    and type: `/mnt/runs (tmpfs)`."""
+    where = free_bytes(path)[1].resolve()
+    device = where.stat().st_dev
+    while where.parent != where and where.parent.stat().st_dev == device:
+        where = where.parent
+    kind = ""
+    try:
+        for line in Path("/proc/self/mounts").read_text().splitlines():
+            fields = line.split()
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[1])
+            if point == str(where):
+                kind = fields[2]  # the last mount there is the one seen
+    except (OSError, IndexError):
+        pass
+    return f"{where} ({kind})" if kind else str(where)
+
+
+def out_of_space(path: Path, needs: str) -> str:
+    """`/mnt/runs (tmpfs) has 12 kB free, and <needs>` (`a snapshot needs 484 kB`): for the line
+    that says a write at `path` found its file system full."""
+    free, where = free_bytes(path)
+    return f"{file_system(where)} has {human(free)} free, and {needs}"
+

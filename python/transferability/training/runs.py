@@ -24,7 +24,7 @@ from transferability import caffe_io, layout, plan
 from transferability.caffe_env import REPO_ROOT, caffe_tool, tool_environment
 from transferability.caffe_io import caffe_pb2
 from transferability.data.lmdb_io import entry_count
-from transferability.disk import check_free, human
+from transferability.disk import FULL, check_free, free_bytes, human, out_of_space
 from transferability.errors import UserError
 from transferability.nets.caffenet import parameter_count
 from transferability.nets.generate import profile
@@ -147,6 +147,11 @@ def _parses_whole(state: Path, model: Path) -> bool:
     return bool(sizes) and sizes == history
 
 
+def newest_whole(folder: Path) -> tuple[int, Path] | None:
+    """The newest whole snapshot, the cut ones left where they are."""
+    return next(((i, state) for i, state in reversed(_states(folder)) if _is_whole(state)), None)
+
+
 def whole_state(folder: Path) -> tuple[int, Path] | None:
     """The newest whole snapshot; newer cut ones are moved aside (kept, named `.cut`), each with
     one line saying so."""
@@ -174,10 +179,15 @@ def prune_snapshots(folder: Path, keep: int | None = KEEP_SNAPSHOTS) -> None:
             path.unlink(missing_ok=True)
 
 
+def snapshot_bytes(dataset: str, net: Net) -> int:
+    """One snapshot: the weights (.caffemodel) and as much solver state (the momentum)."""
+    return 2 * 4 * parameter_count(profile(dataset, net))
+
+
 def snapshot_need(dataset: str, net: Net, solver, start: int, keep: int | None) -> tuple[int, str]:
     """Bytes a run writes from iteration `start` on, with snapshots pruned to `keep` (None: all),
-    and how they add up: each snapshot is the weights (.caffemodel) and as much solver state."""
-    weights = 4 * parameter_count(profile(dataset, net))
+    and how they add up."""
+    weights = snapshot_bytes(dataset, net) // 2
     every = solver.snapshot or solver.max_iter
     points = set(range(every, solver.max_iter + 1, every)) | {solver.max_iter}  # Caffe's last
     coming = sum(1 for point in points if point > start)
@@ -299,22 +309,60 @@ def _run_caffe(cmd: list[str], folder: Path, resume_iter: int | None,
 
 
 _DISK_FULL = "SerializeToOstream"
+# Caffe's own words for a write that failed: its check, the stack trace below it, the OS's error
+_WRITE_FAILED = re.compile(r"SerializeToOstream|WriteProtoToBinaryFile|No space left on device|"
+                           r"Disk quota exceeded")
+_CUT = re.compile(r"[EF]\d{4,8}[\d :.]*")  # glog's prefix alone: the line was cut off
+
+
+def _session(log: Path) -> str | None:
+    """The end of a Caffe log from its last start (the wrapper's `# <command>` line) on, at most
+    its last 64 KiB; None without a log."""
+    if not log.exists():
+        return None
+    with open(log, "rb") as file:
+        file.seek(max(0, log.stat().st_size - 65536))
+        tail = file.read().decode("utf-8", errors="replace")
+    return tail[tail.rfind("\n# ") + 1:]
 
 
 def last_error(log: Path) -> str:
     """The cause of a crash, from the end of a Caffe log (caffe_io.last_error), said plainly where
     it is a full disk."""
-    if not log.exists():
+    tail = _session(log)
+    if tail is None:
         return "no log"
-    with open(log, "rb") as file:
-        file.seek(max(0, log.stat().st_size - 65536))
-        tail = file.read().decode("utf-8", errors="replace")
     cause = caffe_io.last_error(tail)
     if cause is None:
         return "no error line in the log"
+    if _CUT.fullmatch(cause):
+        return f"its error line is cut off in the log ({cause}): is the disk full?"
     if _DISK_FULL in cause:
         return f"Caffe could not write a snapshot: is the disk full? ({cause})"
     return cause
+
+
+def _out_of_space(folder: Path, dataset: str, net: Net, why: str) -> str:
+    """The one line for a run whose file system is full: which one, how much is free, what a
+    snapshot needs, and where the same command resumes once there is space."""
+    whole = newest_whole(folder)
+    resume = f"resumes from iteration {whole[0]}" if whole else "starts it from the beginning"
+    space = out_of_space(folder, f"a snapshot needs {human(snapshot_bytes(dataset, net))}")
+    return (f"{dataset}/{net.key}: out of space: {why}; {space}; nothing is lost: once space is "
+            f"freed, the same command {resume} (log: {folder / 'train.log'})")
+
+
+def _stopped(folder: Path, dataset: str, net: Net, code: int) -> str:
+    """Why caffe stopped before the end: a write that failed (Caffe's log says so) or a file
+    system with no room for one more snapshot is said as such; else Caffe's error line."""
+    reached = newest_state(folder)
+    where = f"stopped at iteration {reached[0]}" if reached else "stopped"
+    failed = _WRITE_FAILED.search(_session(folder / "train.log") or "")
+    if failed or free_bytes(folder)[0] < snapshot_bytes(dataset, net):
+        why = "caffe could not write its snapshot" if failed else f"caffe {where} (exit {code})"
+        return _out_of_space(folder, dataset, net, why)
+    hint = "run again to resume" if code == 0 else last_error(folder / "train.log")
+    return f"{dataset}/{net.key}: caffe {where} (exit {code}): {hint}; log: {folder}/train.log"
 
 
 @contextlib.contextmanager
@@ -388,6 +436,9 @@ def train(runs: Path, data: Path, dataset: str, key: str, iters: int | None = No
         return _train(runs, data, dataset, net, label, iters, gpu, wait, keep, disk_margin)
     except OSError as err:  # a read-only or full file system, a folder not ours
         where = f" ({err.filename})" if err.filename else ""
+        if err.errno in FULL:
+            raise UserError(_out_of_space(run_dir(runs, dataset, net), dataset, net,
+                                          f"could not write{where or ' the run folder'}")) from None
         raise UserError(f"{label}: {err.strerror or err}{where}; free space or make RUNS "
                         "writable, then run again") from None
 
@@ -419,27 +470,26 @@ def _train(runs: Path, data: Path, dataset: str, net: Net, label: str, iters: in
             print(f"{label}: training on the {where} {how} (log: {folder / 'train.log'})",
                   flush=True)
             code = _run_caffe(cmd, folder, state[0] if state else None, keep)
-        return _finish(folder, dataset, net.key, code, keep)
+        return _finish(folder, dataset, net, code, keep)
 
 
-def _finish(folder: Path, dataset: str, key: str, code: int,
+def _finish(folder: Path, dataset: str, net: Net, code: int,
             keep: int | None = KEEP_SNAPSHOTS) -> Path:
-    end = max_iter(folder)
-    snapshot = folder / f"snapshot_iter_{end}.caffemodel"
-    if code != 0 or not snapshot.exists():
-        reached = newest_state(folder)
-        where = f"stopped at iteration {reached[0]}" if reached else "stopped"
-        hint = "run again to resume" if code == 0 else last_error(folder / "train.log")
-        raise UserError(f"{dataset}/{key}: caffe {where} (exit {code}): {hint}; "
-                        f"log: {folder}/train.log")
+    state = folder / f"snapshot_iter_{max_iter(folder)}.solverstate"
+    # a last snapshot cut off by a full disk at its close, which Caffe does not check, is no end
+    if code != 0 or not _is_whole(state):
+        raise UserError(_stopped(folder, dataset, net, code))
     try:
-        caffe_io.copy_file(snapshot, folder / FINAL)
+        caffe_io.copy_file(state.with_suffix(".caffemodel"), folder / FINAL)
     except OSError as err:
-        raise UserError(f"{dataset}/{key}: could not write {folder / FINAL} ({err.strerror}); "
-                        "free space or fix permissions, then run again") from None
+        if err.errno in FULL:
+            raise UserError(_out_of_space(folder, dataset, net, f"could not write {FINAL}")
+                            ) from None
+        raise UserError(f"{dataset}/{net.key}: could not write {folder / FINAL} "
+                        f"({err.strerror}); fix permissions, then run again") from None
     prune_snapshots(folder, keep)
     for path in folder.iterdir():  # Caffe's own files (snapshots, the log) follow its umask
         if path.is_file() and not path.is_symlink():
             path.chmod(caffe_io.FILE_MODE)
-    print(f"{dataset}/{key}: finished, {folder / FINAL}", file=sys.stderr)
+    print(f"{dataset}/{net.key}: finished, {folder / FINAL}", file=sys.stderr)
     return folder / FINAL
