@@ -305,8 +305,10 @@ def replacing(path: Path) -> Iterator[Path]:
         yield tmp
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename is None:  # write(2)'s error names none
+            error.filename = str(path)
         raise
 
 

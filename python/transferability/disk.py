@@ -7,7 +7,9 @@ the same (another job wrote to it), `out_of_space` names the file system in the 
 
 from __future__ import annotations
 
+import ctypes
 import errno
+import os
 import re
 import shutil
 from pathlib import Path
@@ -84,3 +86,22 @@ def out_of_space(path: Path, needs: str) -> str:
     free, where = free_bytes(path)
     return f"{file_system(where)} has {human(free)} free, and {needs}"
 
+
+_FALLOC_FL_KEEP_SIZE = 1  # linux/falloc.h
+
+
+def reserve(path: Path, offset: int, length: int) -> None:
+    """Allocate the blocks of `path` (created when missing) from `offset` on, its size unchanged:
+    a file written through a shared mapping (LMDB's MDB_WRITEMAP) then cannot meet a full disk
+    there, which would kill the process with SIGBUS instead of failing a write. OSError ENOSPC
+    when the blocks are not there; nothing where the file system cannot allocate ahead."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if libc.fallocate(fd, _FALLOC_FL_KEEP_SIZE, offset, length) != 0:
+            code = ctypes.get_errno()
+            if code not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                raise OSError(code, os.strerror(code), str(path))
+    finally:
+        os.close(fd)
