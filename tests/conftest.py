@@ -309,3 +309,20 @@ def small_fs(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
     for point in reversed(mounts):
         if subprocess.run(["umount", str(point)], capture_output=True).returncode != 0:
             subprocess.run(["umount", "--lazy", str(point)], capture_output=True)
+
+
+# --- the Makefile ------------------------------------------------------------------------------
+def assert_refused_unwritable(tmp_path: Path, var: str, *goal: str) -> None:
+    """`make GOAL VAR=F/x` from the top Makefile, where F is a file: one line naming VAR and F,
+    exit status 2, and nothing written."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+    proc = subprocess.run(["make", "-s", "--no-print-directory", "-C", str(REPO_ROOT), *goal,
+                           f"{var}={blocker}/x"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 2, proc.stderr
+    line = (f"*** {var}={blocker}/x cannot be written (no file can be made in {blocker}); make "
+            f"it writable or choose another {var}.  Stop.")
+    assert proc.stderr.startswith("Makefile:") and proc.stderr.splitlines() == [
+        proc.stderr.split(" ", 1)[0] + " " + line], proc.stderr
+    assert list(tmp_path.iterdir()) == [blocker]

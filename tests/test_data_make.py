@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import fill, lmdb_items
+from tests.conftest import assert_refused_unwritable, fill, lmdb_items
 from tests.test_data_fashion_mnist import write_small_fashion_mnist
 from transferability.caffe_env import REPO_ROOT, caffe_home
 from transferability.data.names import FASHION_MNIST_DATASETS, IMAGENET_DATASETS
@@ -75,6 +75,11 @@ def test_missing_inputs_are_one_line(make, tmp_path: Path) -> None:
     assert "pass IMAGENET=/path/to/ILSVRC2012" in proc.stderr
     proc = make("data", "DATASET=cifar")
     assert proc.returncode == 2 and "DATASET=cifar is not one of" in proc.stderr
+
+
+@pytest.mark.parametrize("goal", ["data", "data-digits"])
+def test_a_data_folder_that_cannot_be_written_is_one_line(tmp_path: Path, goal: str) -> None:
+    assert_refused_unwritable(tmp_path, "DATA", goal)
 
 
 def test_a_disk_that_fills_in_an_lmdb_build_is_one_line_and_builds_again(

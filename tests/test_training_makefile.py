@@ -12,7 +12,7 @@ import pytest
 from caffe.proto import caffe_pb2
 from google.protobuf import text_format
 
-from tests.conftest import hold_snapshot, run_caffe, wait_held
+from tests.conftest import assert_refused_unwritable, hold_snapshot, run_caffe, wait_held
 from transferability.caffe_env import REPO_ROOT
 
 ITERS = 12
@@ -143,6 +143,12 @@ def test_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str) ->
     assert proc.returncode != 0
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("goal", [["base-A"], ["transfer", "N=2"], ["slurm", "PLAN=demo"],
+                                  ["factors"]])
+def test_a_runs_folder_that_cannot_be_written_is_one_line(tmp_path: Path, goal: list[str]) -> None:
+    assert_refused_unwritable(tmp_path, "RUNS", *goal)
 
 
 def test_a_failed_base_stops_its_transfer(tmp_path: Path, fm_data: Path) -> None:
