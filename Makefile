@@ -207,7 +207,7 @@ $(VENV)/.stamp: pyproject.toml
 	@test -x $(PY) || $(PYTHON3) -m venv $(VENV) >/dev/null \
 	  || { echo "error: $(PYTHON3) -m venv $(VENV) failed; on Debian: apt-get install python3-venv, then make setup" >&2; exit 1; }
 	@$(PY) -m pip install -q --upgrade pip && $(PY) -m pip install -q -e '.[test]' \
-	  || { echo "error: pip could not install the package into $(VENV) (its error is above); check the network to PyPI (behind a TLS-inspecting proxy: PIP_CERT=/path/to/ca.crt), then make setup" >&2; exit 1; }
+	  || { echo "error: pip could not install the package into $(VENV) (its error is above); $$(bash $(CURDIR)/caffe_build/network_hint.sh 'the network to PyPI' 'make setup' pip)" >&2; exit 1; }
 	@touch $@
 
 # Every training target asks for setup, and parallel makes (make -j, Slurm jobs) start Python
