@@ -74,8 +74,15 @@ def test_a_cut_newest_snapshot_resumes_from_the_whole_one_before(
 
 
 def test_two_commands_on_one_run_folder_train_it_once(tmp_path: Path, fm_data: Path) -> None:
-    first, second = (_start(tmp_path, fm_data, "base-A") for _ in range(2))
+    fifo = hold_snapshot(tmp_path / SPLIT0 / "baseA", 21)  # the first trains until the second waits
+    first = _start(tmp_path, fm_data, "base-A")
+    wait_held(fifo, first)
+    second = _start(tmp_path, fm_data, "base-A")
+    said = second.stdout.readline()
+    assert "is being trained by process" in said, said
+    let_go(fifo, keep=True)
     outs = [proc.communicate(timeout=300) for proc in (first, second)]
+    outs[1] = (said + outs[1][0], outs[1][1])
     assert first.returncode == second.returncode == 0, outs
     log = (tmp_path / SPLIT0 / "baseA/train.log").read_text()
     assert sum(line.startswith("# ") for line in log.splitlines()) == 1  # one caffe train

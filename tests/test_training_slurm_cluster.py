@@ -242,7 +242,8 @@ def slurm_run(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory, fm_dat
     bases = [seen["ids"][f"fashion-mnist/split0/base{h}"] for h in "AB"]
     transfers = [job for job in seen["ids"].values() if job not in bases]
     cluster.run("scontrol", "release", ",".join(transfers))
-    time.sleep(3)  # the scheduler has seen them: only their dependency keeps them pending
+    _wait_for("the scheduler to see the released transfers", lambda: all(  # then only their
+        cluster.jobs()[job]["Reason"] == "Dependency" for job in transfers), 60)  # base holds them
     seen["transfers_released"] = cluster.jobs()
     seen["status"].append(make(*status, env=cluster.env).stdout)
     # base A waits at its snapshot of iteration 4 (of 6, one every iteration) until requeued:
