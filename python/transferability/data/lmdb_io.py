@@ -26,7 +26,6 @@ import lmdb
 
 from transferability import disk
 from transferability.caffe_io import temporary_sibling
-from transferability.data.disk_plan import stored_bytes
 from transferability.errors import UserError
 
 COMMIT_EVERY = 1000  # records, as convert_imageset; or COMMIT_BYTES, whichever comes first
@@ -35,6 +34,19 @@ COMMIT_BYTES = 32 << 20  # a transaction's pages stay resident until it commits
 # benchmark that measures the resident memory without it (bench/data.py)
 REOPEN_BYTES = int(os.environ.get("LMDB_REOPEN_BYTES", 128 << 20))
 LOCK_BYTES = 8 << 10  # lock.mdb, LMDB's table of its 126 readers, also written through a mapping
+PAGE = 4096  # LMDB's page size on x86-64 Linux
+OVERFLOW_HEADER = 16
+LEAF_NODE = 8 + 8 + 2  # node header, overflow page number, the page's pointer to the node
+LEAF_FILL = 0.5  # leaf pages split in the middle as keys arrive in order: about half full
+
+
+def stored_bytes(value: int, key: int = 40) -> float:
+    """LMDB bytes of one record: its overflow pages, and its share of a leaf page; a value small
+    enough to share a leaf page with another (an image of a few dozen pixels) lies in it."""
+    if LEAF_NODE + key + value <= (PAGE - OVERFLOW_HEADER) // 2:
+        return (LEAF_NODE + key + value) / LEAF_FILL
+    pages = -(-(OVERFLOW_HEADER + value) // PAGE)
+    return pages * PAGE + (LEAF_NODE + key) / LEAF_FILL
 
 
 class LmdbWriter:
