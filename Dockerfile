@@ -15,7 +15,9 @@
 FROM debian:bookworm AS build
 ARG CAFFE_FLAVOUR=cuda
 ARG EXTRA_CA_CERTS=
-ENV CAFFE_FLAVOUR=${CAFFE_FLAVOUR} LANG=C.UTF-8
+# TRANSFERABILITY_IMAGE: a set-up step that fails here names the build argument as the lever
+# for a TLS-inspecting proxy (caffe_build/network_hint.sh), not PIP_CERT.
+ENV CAFFE_FLAVOUR=${CAFFE_FLAVOUR} LANG=C.UTF-8 TRANSFERABILITY_IMAGE=build
 
 # The base image's own libraries (the final stage has them too), then what a fresh Debian 12
 # needs before `make`: make, and Python 3.11 with venv and headers.
@@ -33,7 +35,7 @@ RUN find /usr/lib -name '*.so*' -exec realpath -m {} + | sort -u > /base-libs.tx
 WORKDIR /work
 COPY Makefile pyproject.toml /work/
 COPY caffe_build/build.sh caffe_build/mirror.sh caffe_build/apt_install.sh caffe_build/install_cuda.sh \
-     caffe_build/gpu.mk /work/caffe_build/
+     caffe_build/network_hint.sh caffe_build/gpu.mk /work/caffe_build/
 COPY caffe_build/patches /work/caffe_build/patches
 COPY data_prep/data.mk /work/data_prep/
 COPY python /work/python
@@ -51,6 +53,7 @@ ENV CAFFE_FLAVOUR=${CAFFE_FLAVOUR} \
     LANG=C.UTF-8 \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility \
     TRANSFERABILITY_SLIM_IMAGE=1 \
+    TRANSFERABILITY_IMAGE=run \
     MPLCONFIGDIR=/tmp/matplotlib
 
 # The extra certificates (none by default) are trusted here too; the runtime's Debian packages.

@@ -199,6 +199,23 @@ slurm: check-plan check-args caffe setup ## PLAN=<PLAN_PLANS>: one Slurm job per
 status: check-plan setup ## PLAN=<PLAN_PLANS>: each network finished (top-1), running, waiting or failed
 	@$(TRANSFERABILITY) status $(PLAN_ARGS)
 
+# --- the folders a goal writes into: each checked first, one line and exit 2 where it cannot be
+# $(call unwritable,DIR): the nearest folder that exists at or above DIR when no file can be made
+# in it (a file in the way counts too); empty when one can.
+unwritable = $(shell d=$(call shell_quote,$(abspath $(1))); while [ ! -e "$$d" ]; do d=$$(dirname "$$d"); done; \
+  t=$$(mktemp -p "$$d" .writable.XXXXXX 2>/dev/null) && rm -f "$$t" || echo "$$d")
+# $(call check_writable,VAR,GOALS[,DIR]): stop when one of GOALS is asked for and VAR's folder
+# (or DIR) cannot be written.
+check_writable = $(if $(filter $(2),$(MAKECMDGOALS)),$(if $(call unwritable,$(or $(3),$($(1)))),$(error $(1)=$($(1)) cannot be written (no file can be made in $(call unwritable,$(or $(3),$($(1))))); make it writable or choose another $(1))))
+TRAINING_GOALS := base-A base-B transfer random whole reduced figure2 paper noise study slurm \
+  factors factors-grid %/final.caffemodel
+$(call check_writable,RUNS,demo $(TRAINING_GOALS) report figures compare)
+$(call check_writable,DATA,demo data data-digits factors-grid %.done)
+$(call check_writable,FIGURES,demo figure2 figures figures-paper factors)
+$(call check_writable,RESULTS,study publish)
+$(call check_writable,REPORT,demo report,$(dir $(REPORT)))
+$(call check_writable,FACTORS_OUT,factors-grid)
+
 # --- set-up, tests, benchmarks, and the included fragments -----------------------------------
 $(VENV)/.stamp: pyproject.toml
 	@$(PYTHON3) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
@@ -206,7 +223,7 @@ $(VENV)/.stamp: pyproject.toml
 	@test -x $(PY) || $(PYTHON3) -m venv $(VENV) >/dev/null \
 	  || { echo "error: $(PYTHON3) -m venv $(VENV) failed; on Debian: apt-get install python3-venv, then make setup" >&2; exit 1; }
 	@$(PY) -m pip install -q --upgrade pip && $(PY) -m pip install -q -e '.[test]' \
-	  || { echo "error: pip could not install the package into $(VENV) (its error is above); check the network to PyPI (behind a TLS-inspecting proxy: PIP_CERT=/path/to/ca.crt), then make setup" >&2; exit 1; }
+	  || { echo "error: pip could not install the package into $(VENV) (its error is above); $$(bash $(CURDIR)/caffe_build/network_hint.sh 'the network to PyPI' 'make setup' pip)" >&2; exit 1; }
 	@touch $@
 
 # Every training target asks for setup, and parallel makes (make -j, Slurm jobs) start Python

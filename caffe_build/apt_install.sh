@@ -8,6 +8,7 @@
 # try is quiet, the lists are refreshed, and only a failure of the second try is shown, as one line
 # that says what to do. Exit status 2 when root is needed and not at hand, 1 when apt fails.
 set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
 
 what=${1:?usage: apt_install.sh WHAT PACKAGE...}
 shift
@@ -33,9 +34,9 @@ install() {
 }
 install && exit 0
 if ! "${sudo[@]}" apt-get update -q > "$log" 2>&1; then
-  echo "error: $what: apt-get update failed ($(grep -m1 '^[EW]:' "$log" || tail -n1 "$log")); check /etc/apt/sources.list* and the network, then run: apt-get install $missing" >&2
+  echo "error: $what: apt-get update failed ($(grep -m1 '^[EW]:' "$log" || tail -n1 "$log")); $(bash "$HERE/network_hint.sh" "/etc/apt/sources.list* and the network" "run: apt-get install $missing")" >&2
   exit 1
 fi
 install && exit 0
-echo "error: $what: apt-get could not install $missing ($(grep -m1 '^E:' "$log" || tail -n1 "$log")); check the names and apt's sources (/etc/apt/sources.list*), then run: apt-get install $missing" >&2
+echo "error: $what: apt-get could not install $missing ($(grep -m1 '^E:' "$log" || tail -n1 "$log")); $(bash "$HERE/network_hint.sh" "the names, apt's sources in /etc/apt/sources.list* and the network" "run: apt-get install $missing")" >&2
 exit 1

@@ -124,7 +124,7 @@ if [ -n "$WHEELS" ]; then
     rm -rf "$WHEELS"
     # shellcheck disable=SC2086  # the list is words on purpose
     "$PYTHON" -m pip install -q --no-deps --target "$WHEELS" $CUDA_WHEELS \
-      || die "pip could not install $CUDA_WHEELS into $WHEELS (PyPI unreachable?); or set CUDA_HOME to a toolkit that has cuBLAS"
+      || die "pip could not install $CUDA_WHEELS into $WHEELS; $(bash "$HERE/network_hint.sh" "the network to PyPI, or set CUDA_HOME to a toolkit that has cuBLAS" "run the same command again" pip)"
     echo "$CUDA_WHEELS" > "$WHEELS/.done"
   fi
   find_one() { find "$WHEELS/nvidia" -name "$1" -print -quit; }
@@ -154,7 +154,7 @@ orig="$WORK/download/caffe_$UPSTREAM.orig.tar.gz"
 deb="$WORK/download/caffe_$VERSION.debian.tar.xz"
 if [ ! -s "$orig" ] || [ ! -s "$deb" ]; then
   say "fetching the caffe $VERSION source package (bullseye deb-src)"
-  fetch_failed="could not fetch caffe's source package from $mirror (bullseye deb-src); check the network, or set DEBIAN_MIRROR to a Debian mirror that has bullseye"
+  fetch_failed="could not fetch caffe's source package from $mirror (bullseye deb-src); $(bash "$HERE/network_hint.sh" "the network, or set DEBIAN_MIRROR to a Debian mirror that has bullseye" "run the same command again")"
   "${APT[@]}" -qq update || die "$fetch_failed"
   (cd "$WORK/download" && "${APT[@]}" -qq source --download-only "caffe=$VERSION") || die "$fetch_failed"
 fi

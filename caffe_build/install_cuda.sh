@@ -13,6 +13,7 @@
 # nvidia-driver-libs-from-host, stands in for them instead of Debian's libcuda1 (535), which would
 # clash with the host's driver.
 set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
 
 PKGS="nvidia-cuda-toolkit nvidia-cuda-dev g++-11"
 say() { printf '[cuda] %s\n' "$*"; }
@@ -82,7 +83,11 @@ APT=(apt-get -o "Dir::Etc::SourceList=$WORK/sources.list" -o Dir::Etc::SourcePar
      -o "Dir::State::Lists=$WORK/lists" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=
      -o APT::Sandbox::User=root -o DPkg::Lock::Timeout=600)
 say "installing from Debian's non-free component: $(echo $missing)"
-$SUDO "${APT[@]}" -qq update
+apt_failed() {  # the step, then the log whose first error line says why
+  die "$1 ($(grep -m1 '^[EW]:' "$2" || tail -n1 "$2")); $(bash "$HERE/network_hint.sh" "/etc/apt/sources.list* and the network" "run the same command again")"
+}
+$SUDO "${APT[@]}" -qq update > "$WORK/apt.log" 2>&1 \
+  || apt_failed "apt-get update of Debian's non-free component failed" "$WORK/apt.log"
 
 # --- the driver's libraries: the host's, unless Debian's are installed ---------------------------
 extra=()
@@ -105,5 +110,6 @@ EOF
   extra=("$WORK/nvidia-driver-libs-from-host_1.0_all.deb")
 fi
 DEBIAN_FRONTEND=noninteractive $SUDO "${APT[@]}" install -y -qq --no-install-recommends \
-  "${extra[@]}" $PKGS >/dev/null
+  "${extra[@]}" $PKGS > "$WORK/apt.log" 2>&1 \
+  || apt_failed "apt-get could not install Debian's CUDA toolkit ($(echo $missing))" "$WORK/apt.log"
 say "installed: $(/usr/bin/nvcc --version | grep -o 'release [0-9.]*'), $(g++-11 --version | head -n1)"

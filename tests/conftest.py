@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import lmdb
@@ -230,3 +233,96 @@ def fake_ilsvrc(tmp_path_factory, ilsvrc_wnids) -> tuple[Path, dict[str, int]]:
 
     root = tmp_path_factory.mktemp("fake") / "ILSVRC2012"
     return root, write_fake_ilsvrc2012(root, ilsvrc_wnids, train_per_class=1, val_images=100)
+
+
+# --- a training held at a known iteration; a small file system -----------------------------------
+def hold_snapshot(folder: Path, iteration: int) -> Path:
+    """Make the run in `folder` wait at its snapshot of `iteration`, whatever the speed of the
+    machine: Caffe's open() of a FIFO where it writes the weights blocks until a reader comes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fifo = folder / f"snapshot_iter_{iteration}.caffemodel"
+    os.mkfifo(fifo)
+    return fifo
+
+
+def is_held(fifo: Path) -> bool:
+    """Whether Caffe has come to the FIFO: it logs the snapshot's name just before it opens it."""
+    log = fifo.parent / "train.log"
+    return log.exists() and f"Snapshotting to binary proto file {fifo.name}" in log.read_text()
+
+
+def wait_held(fifo: Path, proc: subprocess.Popen | None = None, seconds: float = 300) -> None:
+    deadline = time.monotonic() + seconds
+    while not is_held(fifo):
+        assert proc is None or proc.poll() is None, f"the run ended before {fifo.name}"
+        assert time.monotonic() < deadline, f"no {fifo.name} in {seconds} s"
+        time.sleep(0.05)
+
+
+def let_go(fifo: Path, keep: bool = False) -> threading.Thread:
+    """Read what Caffe writes into the FIFO, so that it goes on; with `keep`, the weights then
+    lie there as a file, as Caffe would have left them."""
+    def read() -> None:
+        with open(fifo, "rb") as pipe:
+            data = pipe.read()
+        if keep:
+            fifo.unlink()
+            fifo.write_bytes(data)
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread
+
+
+def free_space(folder: Path) -> int:
+    st = os.statvfs(folder)
+    return st.f_bavail * st.f_frsize
+
+
+def fill(folder: Path, leave: int = 0) -> Path:
+    """A ballast file that leaves `leave` bytes free on the file system of `folder`."""
+    ballast = folder / "ballast"
+    with open(ballast, "ab") as file:
+        file.write(bytes(max(0, free_space(folder) - leave)))
+    assert free_space(folder) <= leave
+    return ballast
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
+    """small_fs(size): a folder that is a tmpfs of `size` bytes, mounted here (root only; the
+    test is skipped, saying why, where no tmpfs can be mounted) and unmounted after the test."""
+    mounts: list[Path] = []
+
+    def mount(size: int) -> Path:
+        if os.geteuid() != 0:
+            pytest.skip("a small file system is a tmpfs mounted by the test, which needs root")
+        point = tmp_path / f"fs{len(mounts)}"
+        point.mkdir()
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            pytest.skip(f"no tmpfs can be mounted here: {proc.stderr.strip()}")
+        mounts.append(point)
+        return point
+
+    yield mount
+    for point in reversed(mounts):
+        if subprocess.run(["umount", str(point)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "--lazy", str(point)], capture_output=True)
+
+
+# --- the Makefile ------------------------------------------------------------------------------
+def assert_refused_unwritable(tmp_path: Path, var: str, *goal: str) -> None:
+    """`make GOAL VAR=F/x` from the top Makefile, where F is a file: one line naming VAR and F,
+    exit status 2, and nothing written."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+    proc = subprocess.run(["make", "-s", "--no-print-directory", "-C", str(REPO_ROOT), *goal,
+                           f"{var}={blocker}/x"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 2, proc.stderr
+    line = (f"*** {var}={blocker}/x cannot be written (no file can be made in {blocker}); make "
+            f"it writable or choose another {var}.  Stop.")
+    assert proc.stderr.startswith("Makefile:") and proc.stderr.splitlines() == [
+        proc.stderr.split(" ", 1)[0] + " " + line], proc.stderr
+    assert list(tmp_path.iterdir()) == [blocker]

@@ -4,6 +4,7 @@ one line when a Debian package cannot be installed."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -87,3 +88,66 @@ def test_apt_install_of_an_unknown_package_is_one_line() -> None:
         assert proc.returncode in (1, 2)
         assert "transferability-no-such-package" in lines[0]
     assert "bash" not in lines[0]  # only what is missing is named
+
+
+# --- set-up failures name the lever of the place they run in -------------------------------------
+IMAGE_LEVER = ('(behind a TLS-inspecting proxy: build the image with --build-arg '
+               'EXTRA_CA_CERTS="$(cat proxy-ca.crt)", or make docker-test EXTRA_CA=proxy-ca.crt)')
+
+
+def test_apt_failing_in_the_image_build_names_the_build_argument() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("apt-get itself runs only as root (without root the line says to run it so)")
+    proc = subprocess.run(["bash", str(REPO_ROOT / "caffe_build/apt_install.sh"), "make x",
+                           "transferability-no-such-package"], capture_output=True, text=True,
+                          env={**os.environ, "TRANSFERABILITY_IMAGE": "build"})
+    [line] = proc.stderr.splitlines()
+    assert line.startswith("error: make x: ") and line.endswith(
+        f" {IMAGE_LEVER}, then docker build again"), line
+    assert "PIP_CERT" not in line
+
+
+def test_the_caffe_source_unreachable_in_the_image_names_the_build_argument(
+        tmp_path: Path) -> None:
+    """build.sh with a mirror nothing answers at: one line (Caffe's build dependencies are
+    installed by the time tests run)."""
+    env = {**os.environ, "TRANSFERABILITY_IMAGE": "build",
+           "DEBIAN_MIRROR": "http://127.0.0.1:9/debian"}
+    proc = subprocess.run(
+        ["bash", str(REPO_ROOT / "caffe_build/build.sh"), str(tmp_path / "home"), "python3", "cpu"],
+        capture_output=True, text=True, env=env)
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: could not fetch caffe's source package from http://127.0.0.1:9/debian (bullseye "
+        "deb-src); check the network, or set DEBIAN_MIRROR to a Debian mirror that has bullseye "
+        f"{IMAGE_LEVER}, then docker build again"], proc.stderr
+
+
+def test_pip_failing_names_pip_cert_here_and_the_build_argument_in_the_image(
+        tmp_path: Path) -> None:
+    """`make setup` of a copy of the project, with PyPI unreachable: PIP_CERT on a machine, the
+    image's build argument in its build."""
+    for name in ("Makefile", "pyproject.toml", "data_prep/data.mk"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO_ROOT / name, tmp_path / name)
+    shutil.copytree(REPO_ROOT / "caffe_build", tmp_path / "caffe_build")
+    shutil.copytree(REPO_ROOT / "python", tmp_path / "python",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "MAKE"))}
+    env |= {"PIP_CONFIG_FILE": os.devnull, "PIP_INDEX_URL": "http://127.0.0.1:9/simple",
+            "PIP_RETRIES": "0", "PIP_DEFAULT_TIMEOUT": "5", "PIP_NO_CACHE_DIR": "1",
+            "CAFFE_HOME": str(tmp_path / "no-caffe")}
+    for image, lever, retry in (("", "(behind a TLS-inspecting proxy: PIP_CERT=/path/to/ca.crt)",
+                                 "make setup"),
+                                ("build", IMAGE_LEVER, "docker build again")):
+        proc = subprocess.run(["make", "-s", "-C", str(tmp_path), "setup", "PYTHON3=python3"],
+                              capture_output=True, text=True,
+                              env={**env, "TRANSFERABILITY_IMAGE": image})
+        assert proc.returncode != 0
+        ours = [line for line in proc.stderr.splitlines() if line.startswith("error: pip could")]
+        assert ours == [f"error: pip could not install the package into {tmp_path}/.venv (its "
+                        f"error is above); check the network to PyPI {lever}, then {retry}"], (
+            proc.stderr)
+        assert image or "EXTRA_CA" not in proc.stderr
+        assert not image or "PIP_CERT" not in proc.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import lmdb_items
+from tests.conftest import assert_refused_unwritable, fill, lmdb_items
 from tests.fake_imagenet import write_fake_imagenet
 from tests.test_data_fashion_mnist import write_small_fashion_mnist
 from transferability.caffe_env import REPO_ROOT, caffe_home
@@ -75,6 +75,42 @@ def test_missing_inputs_are_one_line(make, tmp_path: Path) -> None:
     assert "pass IMAGENET=/path/to/ILSVRC2012" in proc.stderr
     proc = make("data", "DATASET=cifar")
     assert proc.returncode == 2 and "DATASET=cifar is not one of" in proc.stderr
+
+
+@pytest.mark.parametrize("goal", ["data", "data-digits"])
+def test_a_data_folder_that_cannot_be_written_is_one_line(tmp_path: Path, goal: str) -> None:
+    assert_refused_unwritable(tmp_path, "DATA", goal)
+
+
+def test_a_disk_that_fills_in_an_lmdb_build_is_one_line_and_builds_again(
+        make, tmp_path: Path, small_fs) -> None:
+    """DATA on a small tmpfs that holds about half of the sets: the LMDB that cannot grow stops
+    the build with one line (the file system, its free space, what the LMDB needs), leaves no
+    temporary folder and no stamp, and the same command builds the same records once there is
+    space."""
+    source = write_small_fashion_mnist(tmp_path / "fm", 400, 100)
+    assert make("data", f"FASHION_MNIST={source}", f"DATA={tmp_path / 'whole'}").returncode == 0
+    data = small_fs(16 << 20).resolve()
+    ballast = fill(data, leave=4 << 20)
+    proc = make("data", f"FASHION_MNIST={source}", f"DATA={data}")
+    assert proc.returncode == 2
+    errors = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1, proc.stderr
+    assert errors[0].startswith(f"fashion_mnist.py: error: out of space: {data} (tmpfs) has ")
+    assert f" free, and the LMDB {data}/fashion-mnist/" in errors[0]
+    assert errors[0].endswith("; nothing half-written is left: once space is freed, the same "
+                              "command builds it again")
+    assert not [p for p in data.rglob("*") if ".tmp-" in p.name or p.suffix == ".done"]
+    ballast.unlink()
+    assert make("data", f"FASHION_MNIST={source}", f"DATA={data}").returncode == 0
+    built = sorted(p.relative_to(data) for p in data.rglob("*") if p.is_file())
+    assert built == sorted(p.relative_to(tmp_path / "whole") for p in (tmp_path / "whole").rglob(
+        "*") if p.is_file())
+    for path in built:
+        if path.name == "data.mdb":
+            assert lmdb_items(data / path.parent) == lmdb_items(tmp_path / "whole" / path.parent)
+        elif path.name != "lock.mdb":
+            assert (data / path).read_bytes() == (tmp_path / "whole" / path).read_bytes(), path
 
 
 @pytest.mark.skipif(not (DEFAULT_ROOT / "data.noun").is_file(),

@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import write_run
+import pytest
+
+from tests.conftest import assert_refused_unwritable, write_run
 from transferability import plan
 
 # Opens the report in a frame and writes what it finds into its own page, which --dump-dom prints.
@@ -78,3 +80,11 @@ def test_publish_writes_a_studys_results_folder(tmp_path: Path) -> None:
     text = (out / "findings.md").read_text()
     assert "| 7 | random frozen lower layers" in text and "commit " in text
     assert (out / "figure2.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("var, goal", [("RUNS", "report"), ("REPORT", "report"),
+                                       ("RUNS", "compare"), ("FIGURES", "figures"),
+                                       ("FIGURES", "figures-paper"), ("RESULTS", "publish")])
+def test_a_results_folder_that_cannot_be_written_is_one_line(tmp_path: Path, var: str,
+                                                              goal: str) -> None:
+    assert_refused_unwritable(tmp_path, var, goal)

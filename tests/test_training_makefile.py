@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ import pytest
 from caffe.proto import caffe_pb2
 from google.protobuf import text_format
 
-from tests.conftest import run_caffe
+from tests.conftest import assert_refused_unwritable, hold_snapshot, run_caffe, wait_held
 from transferability.caffe_env import REPO_ROOT
 
 ITERS = 12
@@ -111,18 +110,17 @@ def test_a_killed_run_resumes_to_the_same_weights(tmp_path: Path, fm_data: Path)
     make("base-A", runs=whole, data=fm_data, iters=iters)
     cmd = ["make", "-s", "-C", str(REPO_ROOT), "base-A", f"RUNS={killed}", f"DATA={fm_data}",
            "DATASET=fashion-mnist", f"ITERS={iters}"]
+    folder = killed / SPLIT0 / "baseA"
+    fifo = hold_snapshot(folder, 21)  # killed while it waits there
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    folder = killed / SPLIT0 / "baseA"
-    deadline = time.monotonic() + 120
-    while not (folder / "snapshot_iter_14.solverstate").exists():
-        assert proc.poll() is None and time.monotonic() < deadline, "no snapshot before the kill"
-        time.sleep(0.05)
+    wait_held(fifo, proc)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    fifo.unlink()
     assert not (folder / "final.caffemodel").exists()
     out = make("base-A", runs=killed, data=fm_data, iters=iters)
-    assert "resuming at iteration" in out.stdout
+    assert "resuming at iteration 14" in out.stdout
     assert "Resuming data at batch" in (folder / "train.log").read_text()
     uninterrupted = whole / SPLIT0 / "baseA/final.caffemodel"
     assert weights(folder / "final.caffemodel") == weights(uninterrupted)
@@ -145,6 +143,12 @@ def test_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str) ->
     assert proc.returncode != 0
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("goal", [["base-A"], ["transfer", "N=2"], ["slurm", "PLAN=demo"],
+                                  ["factors"]])
+def test_a_runs_folder_that_cannot_be_written_is_one_line(tmp_path: Path, goal: list[str]) -> None:
+    assert_refused_unwritable(tmp_path, "RUNS", *goal)
 
 
 def test_a_failed_base_stops_its_transfer(tmp_path: Path, fm_data: Path) -> None:

@@ -1,15 +1,19 @@
 """Files on disk: free space before a long job, and every file written whole or not at all.
 
 `make data` and every training target check that what they are about to write fits, with an
-optional margin to leave free (DISK_MARGIN), before they write anything. Every table, figure,
-report and run file the project writes goes through `replacing` (a temporary sibling, renamed
-once complete), so a full disk or a failing row leaves the old file, or none, never half of one.
+optional margin to leave free (DISK_MARGIN), before they write anything; where a disk fills all
+the same (another job wrote to it), `out_of_space` names the file system in the one line. Every
+table, figure, report and run file the project writes goes through `replacing` (a temporary
+sibling, renamed once complete), so a full disk or a failing row leaves the old file, or none,
+never half of one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import ctypes
+import errno
 import io
 import os
 import re
@@ -121,8 +125,10 @@ def replacing(path: Path) -> Iterator[Path]:
         yield tmp
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename is None:  # write(2)'s error names none
+            error.filename = str(path)
         raise
 
 
@@ -174,3 +180,52 @@ def check_writable(folder: Path, what: str) -> None:
     except OSError as err:
         raise UserError(f"{what} {folder} is not a writable folder ({err.strerror or err}): "
                         "give one you can write") from None
+
+
+FULL = (errno.ENOSPC, errno.EDQUOT)  # the errors of a write that found no space
+
+
+def file_system(path: Path) -> str:
+    """The file system that holds `path` (or its nearest existing parent), as its mount point
+    and type: `/mnt/runs (tmpfs)`."""
+    where = free_bytes(path)[1].resolve()
+    device = where.stat().st_dev
+    while where.parent != where and where.parent.stat().st_dev == device:
+        where = where.parent
+    kind = ""
+    try:
+        for line in Path("/proc/self/mounts").read_text().splitlines():
+            fields = line.split()
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[1])
+            if point == str(where):
+                kind = fields[2]  # the last mount there is the one seen
+    except (OSError, IndexError):
+        pass
+    return f"{where} ({kind})" if kind else str(where)
+
+
+def out_of_space(path: Path, needs: str) -> str:
+    """`/mnt/runs (tmpfs) has 12 kB free, and <needs>` (`a snapshot needs 484 kB`): for the line
+    that says a write at `path` found its file system full."""
+    free, where = free_bytes(path)
+    return f"{file_system(where)} has {human(free)} free, and {needs}"
+
+
+_FALLOC_FL_KEEP_SIZE = 1  # linux/falloc.h
+
+
+def reserve(path: Path, offset: int, length: int) -> None:
+    """Allocate the blocks of `path` (created when missing) from `offset` on, its size unchanged:
+    a file written through a shared mapping (LMDB's MDB_WRITEMAP) then cannot meet a full disk
+    there, which would kill the process with SIGBUS instead of failing a write. OSError ENOSPC
+    when the blocks are not there; nothing where the file system cannot allocate ahead."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if libc.fallocate(fd, _FALLOC_FL_KEEP_SIZE, offset, length) != 0:
+            code = ctypes.get_errno()
+            if code not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                raise OSError(code, os.strerror(code), str(path))
+    finally:
+        os.close(fd)

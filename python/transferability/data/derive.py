@@ -33,7 +33,7 @@ def derive(source_entries: Sequence[Entry], source_db: str | Path, entries: Sequ
         return
     accumulator = MeanAccumulator(f"'{db}'") if mean else None
     index = {path: i for i, (path, _) in enumerate(source_entries)}
-    with LmdbWriter(db, force=force) as writer:
+    with LmdbWriter(db, force=force, records=len(entries)) as writer:
         source = _Source(source_db)
         try:
             for n, (path, label) in enumerate(bar(entries, progress, Path(db).name), 1):

@@ -20,27 +20,14 @@ from pathlib import Path
 from transferability import plan
 from transferability.caffe_io import encode_raw_datum
 from transferability.data.lists import Entry, read_list
-from transferability.data.lmdb_io import entry_count
+from transferability.data.lmdb_io import entry_count, stored_bytes
 from transferability.disk import check_free, human
 from transferability.plan import DATA_SETS, HALF_SETS, REDUCED_PER_CLASS, REDUCED_SETS, layout
 from transferability.plan.datasets import IMAGENET
 from transferability.plan.selections import net_of_name
 
-PAGE = 4096  # LMDB's page size on x86-64 Linux
-OVERFLOW_HEADER = 16
-LEAF_NODE = 8 + 8 + 2  # node header, overflow page number, the page's pointer to the node
-LEAF_FILL = 0.5  # leaf pages split in the middle as keys arrive in order: about half full
 MEAN_BYTES = 1 << 20  # a 3 x 256 x 256 float mean.binaryproto is 786 kB
 SAMPLE = 48  # images encoded to estimate an encoded record
-
-
-def stored_bytes(value: int, key: int = 40) -> float:
-    """LMDB bytes of one record: its overflow pages, and its share of a leaf page; a value small
-    enough to share a leaf page with another (an image of a few dozen pixels) lies in it."""
-    if LEAF_NODE + key + value <= (PAGE - OVERFLOW_HEADER) // 2:
-        return (LEAF_NODE + key + value) / LEAF_FILL
-    pages = -(-(OVERFLOW_HEADER + value) // PAGE)
-    return pages * PAGE + (LEAF_NODE + key) / LEAF_FILL
 
 
 def raw_record_bytes(side: int = 256, channels: int = 3) -> float:

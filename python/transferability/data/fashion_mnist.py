@@ -76,7 +76,7 @@ def dataset_classes() -> dict[str, list[int]]:
 def write_images(db: Path, images: np.ndarray, labels: np.ndarray, force: bool = True) -> None:
     """Keys %08d in order; Datum 1 x H x W grey uint8."""
     _, height, width = images.shape
-    with LmdbWriter(db, force=force) as writer:
+    with LmdbWriter(db, force=force, records=len(images)) as writer:
         for i, (image, label) in enumerate(zip(images, labels, strict=True)):
             writer.put(f"{i:08d}".encode(),
                        encode_raw_datum(image.tobytes(), int(label), 1, height, width))

@@ -150,7 +150,7 @@ def build(root: str | Path, entries: Sequence[Entry], db: str | Path, *,
             raise UserError(f"cannot read image '{root + path}' (list line {n}): no such file"
                             f"{STALE_HINT}")
     accumulator = MeanAccumulator(f"'{db}'") if mean else None
-    with LmdbWriter(db, force=force) as writer:
+    with LmdbWriter(db, force=force, records=len(entries)) as writer:
         load = _loader(root, size, encoded)
         values = ordered_map(load, entries, workers)
         rows = bar(zip(entries, values, strict=True), progress, Path(db).name, total=len(entries))

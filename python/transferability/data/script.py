@@ -38,6 +38,20 @@ def check_space(args: argparse.Namespace, record: float) -> None:
                      parse_size(os.environ.get("DISK_MARGIN")), getattr(args, "encoded", False))
 
 
+def write_error(err: OSError) -> str:
+    """The one line for a file that could not be written (files are written whole or not at all,
+    so nothing half-written is left) or read."""
+    from transferability.disk import FULL, out_of_space
+
+    where = Path(err.filename or ".")
+    if err.errno in FULL:
+        return (f"out of space: {out_of_space(where.parent, f'{where} could not be written')}"
+                "; nothing half-written is left: once space is freed, the same command builds it "
+                "again")
+    return (f"{where}: {err.strerror or err}; check that DATA can be written and the sources "
+            "read, then run the same command again")
+
+
 def run(prog: str, main: Callable[[], int | None]) -> None:
     """Call main; report UserError, a missing file or a missing Caffe as one line, exit 2; ^C
     exits 130."""
@@ -46,6 +60,9 @@ def run(prog: str, main: Callable[[], int | None]) -> None:
         code = main()
     except (UserError, FileNotFoundError, CaffeMissing) as err:
         print(f"{name}: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as err:  # a mean or list file on a full or read-only file system
+        print(f"{name}: error: {write_error(err)}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print(f"{name}: interrupted", file=sys.stderr)

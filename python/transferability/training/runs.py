@@ -12,6 +12,7 @@ import fcntl
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +24,16 @@ from transferability import caffe_io, plan
 from transferability.caffe_env import REPO_ROOT, caffe_tool, tool_environment
 from transferability.caffe_io import caffe_pb2
 from transferability.data.lmdb_io import entry_count
-from transferability.disk import FILE_MODE, check_free, copy_file, human, write_text
+from transferability.disk import (
+    FILE_MODE,
+    FULL,
+    check_free,
+    copy_file,
+    free_bytes,
+    human,
+    out_of_space,
+    write_text,
+)
 from transferability.errors import UserError
 from transferability.nets.caffenet import parameter_count
 from transferability.nets.generate import profile
@@ -101,7 +111,7 @@ def prepare(runs: Path, data: Path, dataset: str, net: Net, iters: int | None = 
 
 def _states(folder: Path) -> list[tuple[int, Path]]:
     return sorted((int(m[1]), folder / m[0]) for f in folder.glob("*.solverstate")
-                  if (m := _STATE.match(f.name)))
+                  if (m := _STATE.match(f.name)) and f.is_file())
 
 
 def newest_state(folder: Path) -> tuple[int, Path] | None:
@@ -119,10 +129,12 @@ def _is_whole(state: Path) -> bool:
     atomically) leaves a cut file, and Caffe aborts on it at every later resume."""
     model = state.with_suffix(".caffemodel")
     try:
-        key = tuple((str(p), st.st_size, st.st_mtime_ns) for p in (state, model)
-                    if (st := p.stat()))
+        stats = [(p, p.stat()) for p in (state, model)]
     except OSError:
         return False
+    if not all(stat.S_ISREG(st.st_mode) for _, st in stats):  # a FIFO would block the reading
+        return False
+    key = tuple((str(p), st.st_size, st.st_mtime_ns) for p, st in stats)
     if key not in _WHOLE:
         _WHOLE[key] = _parses_whole(state, model)
     return _WHOLE[key]
@@ -138,6 +150,11 @@ def _parses_whole(state: Path, model: Path) -> bool:
     sizes = [len(blob.data) for layer in net.layer for blob in layer.blobs]
     history = [len(blob.data) for blob in solver_state.history]
     return bool(sizes) and sizes == history
+
+
+def newest_whole(folder: Path) -> tuple[int, Path] | None:
+    """The newest whole snapshot, the cut ones left where they are."""
+    return next(((i, state) for i, state in reversed(_states(folder)) if _is_whole(state)), None)
 
 
 def whole_state(folder: Path) -> tuple[int, Path] | None:
@@ -167,10 +184,15 @@ def prune_snapshots(folder: Path, keep: int | None = KEEP_SNAPSHOTS) -> None:
             path.unlink(missing_ok=True)
 
 
+def snapshot_bytes(dataset: str, net: Net) -> int:
+    """One snapshot: the weights (.caffemodel) and as much solver state (the momentum)."""
+    return 2 * 4 * parameter_count(profile(dataset, net))
+
+
 def snapshot_need(dataset: str, net: Net, solver, start: int, keep: int | None) -> tuple[int, str]:
     """Bytes a run writes from iteration `start` on, with snapshots pruned to `keep` (None: all),
-    and how they add up: each snapshot is the weights (.caffemodel) and as much solver state."""
-    weights = 4 * parameter_count(profile(dataset, net))
+    and how they add up."""
+    weights = snapshot_bytes(dataset, net) // 2
     every = solver.snapshot or solver.max_iter
     points = set(range(every, solver.max_iter + 1, every)) | {solver.max_iter}  # Caffe's last
     coming = sum(1 for point in points if point > start)
@@ -292,22 +314,60 @@ def _run_caffe(cmd: list[str], folder: Path, resume_iter: int | None,
 
 
 _DISK_FULL = "SerializeToOstream"
+# Caffe's own words for a write that failed: its check, the stack trace below it, the OS's error
+_WRITE_FAILED = re.compile(r"SerializeToOstream|WriteProtoToBinaryFile|No space left on device|"
+                           r"Disk quota exceeded")
+_CUT = re.compile(r"[EF]\d{4,8}[\d :.]*")  # glog's prefix alone: the line was cut off
 
 
-def last_error(log: Path) -> str:
-    """The cause of a crash, from the end of a Caffe log (last_error_line), said plainly where it
-    is a full disk."""
+def _session(log: Path) -> str | None:
+    """The end of a Caffe log from its last start (the wrapper's `# <command>` line) on, at most
+    its last 64 KiB; None without a log."""
     if not log.exists():
-        return "no log"
+        return None
     with open(log, "rb") as file:
         file.seek(max(0, log.stat().st_size - 65536))
         tail = file.read().decode("utf-8", errors="replace")
+    return tail[tail.rfind("\n# ") + 1:]
+
+
+def last_error(log: Path) -> str:
+    """The cause of a crash, from the end of a Caffe log (last_error_line), said plainly where
+    it is a full disk."""
+    tail = _session(log)
+    if tail is None:
+        return "no log"
     cause = last_error_line(tail)
     if cause is None:
         return "no error line in the log"
+    if _CUT.fullmatch(cause):
+        return f"its error line is cut off in the log ({cause}): is the disk full?"
     if _DISK_FULL in cause:
         return f"Caffe could not write a snapshot: is the disk full? ({cause})"
     return cause
+
+
+def _out_of_space(folder: Path, dataset: str, net: Net, why: str) -> str:
+    """The one line for a run whose file system is full: which one, how much is free, what a
+    snapshot needs, and where the same command resumes once there is space."""
+    whole = newest_whole(folder)
+    resume = f"resumes from iteration {whole[0]}" if whole else "starts it from the beginning"
+    space = out_of_space(folder, f"a snapshot needs {human(snapshot_bytes(dataset, net))}")
+    return (f"{dataset}/{net.key}: out of space: {why}; {space}; nothing is lost: once space is "
+            f"freed, the same command {resume} (log: {folder / 'train.log'})")
+
+
+def _stopped(folder: Path, dataset: str, net: Net, code: int) -> str:
+    """Why caffe stopped before the end: a write that failed (Caffe's log says so) or a file
+    system with no room for one more snapshot is said as such; else Caffe's error line."""
+    reached = newest_state(folder)
+    where = f"stopped at iteration {reached[0]}" if reached else "stopped"
+    failed = _WRITE_FAILED.search(_session(folder / "train.log") or "")
+    if failed or free_bytes(folder)[0] < snapshot_bytes(dataset, net):
+        why = "caffe could not write its snapshot" if failed else f"caffe {where} (exit {code})"
+        return _out_of_space(folder, dataset, net, why)
+    hint = "run again to resume" if code == 0 else last_error(folder / "train.log")
+    return f"{dataset}/{net.key}: caffe {where} (exit {code}): {hint}; log: {folder}/train.log"
 
 
 @contextlib.contextmanager
@@ -380,6 +440,9 @@ def train(runs: Path, data: Path, dataset: str, key: str, iters: int | None = No
         return _train(runs, data, dataset, net, label, iters, gpu, wait, keep, disk_margin)
     except OSError as err:  # a read-only or full file system, a folder not ours
         where = f" ({err.filename})" if err.filename else ""
+        if err.errno in FULL:
+            raise UserError(_out_of_space(layout.run_dir(runs, dataset, net), dataset, net,
+                                          f"could not write{where or ' the run folder'}")) from None
         raise UserError(f"{label}: {err.strerror or err}{where}; free space or make RUNS "
                         "writable, then run again") from None
 
@@ -411,28 +474,26 @@ def _train(runs: Path, data: Path, dataset: str, net: Net, label: str, iters: in
             print(f"{label}: training on the {where} {how} (log: {folder / layout.TRAIN_LOG})",
                   flush=True)
             code = _run_caffe(cmd, folder, state[0] if state else None, keep)
-        return _finish(folder, dataset, net.key, code, keep)
+        return _finish(folder, dataset, net, code, keep)
 
 
-def _finish(folder: Path, dataset: str, key: str, code: int,
+def _finish(folder: Path, dataset: str, net: Net, code: int,
             keep: int | None = KEEP_SNAPSHOTS) -> Path:
-    end = max_iter(folder)
-    snapshot = folder / f"snapshot_iter_{end}.caffemodel"
-    if code != 0 or not snapshot.exists():
-        reached = newest_state(folder)
-        where = f"stopped at iteration {reached[0]}" if reached else "stopped"
-        hint = "run again to resume" if code == 0 else last_error(folder / layout.TRAIN_LOG)
-        raise UserError(f"{dataset}/{key}: caffe {where} (exit {code}): {hint}; "
-                        f"log: {folder / layout.TRAIN_LOG}")
+    state = folder / f"snapshot_iter_{max_iter(folder)}.solverstate"
+    # a last snapshot cut off by a full disk at its close, which Caffe does not check, is no end
+    if code != 0 or not _is_whole(state):
+        raise UserError(_stopped(folder, dataset, net, code))
     try:
-        copy_file(snapshot, folder / layout.FINAL)
+        copy_file(state.with_suffix(".caffemodel"), folder / layout.FINAL)
     except OSError as err:
-        raise UserError(f"{dataset}/{key}: could not write {folder / layout.FINAL} "
-                        f"({err.strerror}); free space or fix permissions, then run "
-                        "again") from None
+        if err.errno in FULL:
+            raise UserError(_out_of_space(folder, dataset, net, f"could not write {layout.FINAL}")
+                            ) from None
+        raise UserError(f"{dataset}/{net.key}: could not write {folder / layout.FINAL} "
+                        f"({err.strerror}); fix permissions, then run again") from None
     prune_snapshots(folder, keep)
     for path in folder.iterdir():  # Caffe's own files (snapshots, the log) follow its umask
         if path.is_file() and not path.is_symlink():
             path.chmod(FILE_MODE)
-    print(f"{dataset}/{key}: finished, {folder / layout.FINAL}", file=sys.stderr)
+    print(f"{dataset}/{net.key}: finished, {folder / layout.FINAL}", file=sys.stderr)
     return folder / layout.FINAL
