@@ -354,7 +354,7 @@ def _out_of_space(folder: Path, dataset: str, net: Net, why: str) -> str:
     resume = f"resumes from iteration {whole[0]}" if whole else "starts it from the beginning"
     space = out_of_space(folder, f"a snapshot needs {human(snapshot_bytes(dataset, net))}")
     return (f"{dataset}/{net.key}: out of space: {why}; {space}; nothing is lost: once space is "
-            f"freed, the same command {resume} (log: {folder / 'train.log'})")
+            f"freed, the same command {resume} (log: {folder / layout.TRAIN_LOG})")
 
 
 def _stopped(folder: Path, dataset: str, net: Net, code: int) -> str:
@@ -362,12 +362,13 @@ def _stopped(folder: Path, dataset: str, net: Net, code: int) -> str:
     system with no room for one more snapshot is said as such; else Caffe's error line."""
     reached = newest_state(folder)
     where = f"stopped at iteration {reached[0]}" if reached else "stopped"
-    failed = _WRITE_FAILED.search(_session(folder / "train.log") or "")
+    failed = _WRITE_FAILED.search(_session(folder / layout.TRAIN_LOG) or "")
     if failed or free_bytes(folder)[0] < snapshot_bytes(dataset, net):
         why = "caffe could not write its snapshot" if failed else f"caffe {where} (exit {code})"
         return _out_of_space(folder, dataset, net, why)
-    hint = "run again to resume" if code == 0 else last_error(folder / "train.log")
-    return f"{dataset}/{net.key}: caffe {where} (exit {code}): {hint}; log: {folder}/train.log"
+    hint = "run again to resume" if code == 0 else last_error(folder / layout.TRAIN_LOG)
+    return (f"{dataset}/{net.key}: caffe {where} (exit {code}): {hint}; "
+            f"log: {folder / layout.TRAIN_LOG}")
 
 
 @contextlib.contextmanager
