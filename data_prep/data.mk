@@ -41,7 +41,10 @@ IMAGENET_REDUCED := $(foreach n,$(DATA_REDUCED),$(IN_DATA)/$(n).done)
 IMAGENET_STAMPS := $(IMAGENET_PAIRED) $(IMAGENET_REDUCED)
 DATA_STAMPS := $(if $(filter imagenet,$(DATASET)),$(IMAGENET_STAMPS),$(FASHION_MNIST_STAMPS))
 
+# (a fresh clone reads this once before make has written plan.mk: the lists are empty then, and the
+# checks wait for make's second read, after plan.mk is made)
 ifneq ($(filter data,$(MAKECMDGOALS)),)
+ifneq ($(PLAN_DATASETS),)
 ifeq ($(filter $(PLAN_DATASETS),$(DATASET)),)
 $(error DATASET=$(DATASET) is not one of: $(PLAN_DATASETS))
 endif
@@ -50,6 +53,7 @@ $(error DATASET=imagenet needs the ILSVRC-2012 folder: pass IMAGENET=/path/to/IL
 endif
 ifeq ($(DATASET)$(wildcard $(IMAGENET)),imagenet)
 $(error no ILSVRC-2012 at IMAGENET=$(IMAGENET) (expected a folder with train/ and val/))
+endif
 endif
 endif
 

@@ -135,3 +135,17 @@ def test_imagenet_pipeline_on_a_miniature(make, tmp_path: Path) -> None:
     assert not (root / "reduced0001_valid").exists()
     again = make(*args)
     assert (again.returncode, again.stdout, again.stderr) == (0, NOTHING_TO_DO, "")
+
+
+def test_a_fresh_clone_checks_data_after_writing_the_plans_lists(tmp_path: Path) -> None:
+    """In a fresh clone make reads data.mk before it has written plan.mk: the DATASET check must
+    wait for the lists, not refuse every dataset against an empty one."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+    proc = subprocess.run(["make", "--no-print-directory", "data",
+                           f"PLAN_MK={tmp_path / 'plan.mk'}", f"DATA={tmp_path / 'data'}",
+                           f"FASHION_MNIST={tmp_path / 'nope'}"],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    assert (tmp_path / "plan.mk").is_file()
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines()[0].startswith(
+        f"error: no Fashion-MNIST at FASHION_MNIST={tmp_path / 'nope'}"), proc.stderr
