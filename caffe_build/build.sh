@@ -87,7 +87,13 @@ fi
 # none of the project's: the engine that `make bench-cpu` measures the CPU patches against.
 STOCK=${CAFFE_STOCK:-}
 if [ -n "$STOCK" ] && [ "$FLAVOUR" != cpu ]; then die "CAFFE_STOCK=1 builds the CPU flavour only"; fi
-STAMP_WANT="caffe $VERSION $FLAVOUR${STOCK:+ stock} python=$("$PYTHON" -c 'import sys;print(sys.version.split()[0])') recipe=$(cat "$HERE"/build.sh "$HERE"/patches/*.patch "$HERE"/patches/cpu/*.patch "$HERE"/patches/cuda13/*.patch "$HERE"/patches/no-hdf5/*.patch | md5sum | cut -c1-12)"
+# the recipe: this script and the patches the build applies (the stock one: only the protobuf fix)
+if [ -n "$STOCK" ]; then
+  RECIPE=("$HERE"/build.sh "$HERE"/patches/protobuf-3.21-set-total-bytes-limit.patch)
+else
+  RECIPE=("$HERE"/build.sh "$HERE"/patches/*.patch "$HERE"/patches/cpu/*.patch "$HERE"/patches/cuda13/*.patch "$HERE"/patches/no-hdf5/*.patch)
+fi
+STAMP_WANT="caffe $VERSION $FLAVOUR${STOCK:+ stock} python=$("$PYTHON" -c 'import sys;print(sys.version.split()[0])') recipe=$(cat "${RECIPE[@]}" | md5sum | cut -c1-12)"
 if [ "$FLAVOUR" = cuda ]; then STAMP_WANT="$STAMP_WANT nvcc=$NVCC archs=${CUDA_ARCHS// /,}"; fi
 if [ -n "$WHEELS" ]; then STAMP_WANT="$STAMP_WANT wheels=${CUDA_WHEELS// /,}"; fi
 # CAFFE_BUILD_PLAN=1: say what would be built (flavour, nvcc, architectures, wheels) and stop

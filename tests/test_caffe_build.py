@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,23 @@ def test_pip_failing_names_pip_cert_here_and_the_build_argument_in_the_image(
             proc.stderr)
         assert image or "EXTRA_CA" not in proc.stderr
         assert not image or "PIP_CERT" not in proc.stderr
+
+
+def test_the_stock_engine_is_not_rebuilt_for_the_projects_cpu_patches(tmp_path: Path) -> None:
+    """`make bench-cpu`'s stock Caffe applies none of the CPU patches, so editing one must not
+    change its recipe (and rebuild it), while the patched engine's recipe must change."""
+    scripts = tmp_path / "caffe_build"
+    shutil.copytree(REPO_ROOT / "caffe_build", scripts)
+
+    def plan(stock: bool) -> str:
+        env = dict(os.environ, CAFFE_BUILD_PLAN="1", CAFFE_STOCK="1" if stock else "")
+        proc = subprocess.run(["bash", str(scripts / "build.sh"), str(tmp_path / "caffe"),
+                               sys.executable, "cpu"], capture_output=True, text=True, env=env)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    stock, patched = plan(True), plan(False)
+    convolution = scripts / "patches/cpu/3-convolution.patch"
+    convolution.write_text(convolution.read_text() + "\n")
+    assert plan(True) == stock
+    assert plan(False) != patched
