@@ -125,6 +125,9 @@ def test_opposite_effects_are_not_reproduced_and_small_ones_within_noise() -> No
                 "AnB+": (-0.05,) * 7}
     found = _by_number(analyse(table(pattern=opposite, seeds=(0.001, -0.001))))
     assert [found[i].verdict for i in range(1, 6)] == [NOT_REPRODUCED] * 5
+    found = _by_number(analyse(demo(pattern=opposite)))  # one replicate, sized by the seeds
+    assert [(found[i].ours.count, found[i].verdict) for i in range(1, 6)] == [
+        ("1", NOT_REPRODUCED)] * 5
     flat = {name: (0.0,) * 7 for name in PATTERN}
     found = _by_number(analyse(table(pattern=flat, seeds=(0.001, -0.001))))
     assert found[1].verdict == found[3].verdict == REPRODUCED  # the no-effect claims hold
