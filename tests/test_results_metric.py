@@ -111,6 +111,7 @@ def test_our_analog_is_the_mean_of_the_last_lr_steps_tests() -> None:
     assert metric.plotted(tests, False, 2500, 7500) == metric.last_step_mean(tests, 2500, 7500)
     assert metric.plotted(tests, True, 2500, 7500) == pytest.approx(
         fmean(0.8 + it / 1e5 for it in range(750, 7501, 750)))  # the 10 highest of 11
+    assert metric.plotted([(0, 0.9), (1000, 0.5)], True, 2500, 7500) == 0.5  # none at 0
     assert metric.last_step_mean([(0, 0.1)], 2500, 7500) is None
 
 
