@@ -138,7 +138,7 @@ def _mean_lines(ax: Axes, means: Mapping[str, Mapping[int, Estimate]]) -> None:
             ax.plot([0, xs[0]], [base.mean, found[min(found)].mean],
                     color=STYLE[name]["color"], linewidth=2)
     ax.plot([], [], color="black", marker="|", linestyle="none",
-            label="error bars: 95% intervals over the replicates")
+            label="error bars: 95% intervals (one replicate: from the seed noise)")
     ax.legend(loc="best", fontsize=8)
 
 
