@@ -87,7 +87,7 @@ help: ## list the targets
 	  $(MAKEFILE_LIST) | sed $(foreach v,$(PLAN_LISTS),-e 's/<$(v)>/$(subst $(space),|,$($(v)))/g')
 
 .PHONY: check-args base-A base-B transfer random whole reduced figure2 paper figures compare \
-	figures-paper factors factors-grid prototxt noise report study publish
+	figures-paper paper-metric factors factors-grid prototxt noise report study publish
 
 # --- the demo: the paper's method end to end, small ----------------------------------------
 demo: ## Fashion-MNIST, split 0: figure 2's nets, baseB's noise, the figure and the report (CPU)
@@ -157,6 +157,10 @@ figures: setup ## every figure that the runs so far allow, into FIGURES
 
 figures-paper: setup ## the paper's figures from its published numbers alone
 	$(TRANSFERABILITY) figures --paper --out $(FIGURES)
+
+paper-metric: setup ## AUTHORS=authors_test_scores.csv.gz: the reference's plotted accuracy (mean of 10 best)
+	$(call require,$(AUTHORS),give AUTHORS=<the authors' test lines: authors_test_scores.csv.gz>)
+	$(TRANSFERABILITY) paper-metric '$(AUTHORS)' --out python/transferability/reference/paper_plotted_accuracy.csv
 
 compare: setup ## this project's results beside the paper's, with the derived quantities
 	@mkdir -p $(RUNS)

@@ -13,9 +13,10 @@ from pathlib import Path
 import lmdb
 import numpy as np
 import pytest
+from google.protobuf import text_format
 
 from transferability.caffe_env import REPO_ROOT, caffe_home, caffe_tool, tool_environment
-from transferability.caffe_io import encode_raw_datum
+from transferability.caffe_io import caffe_pb2, encode_raw_datum
 from transferability.data.lmdb_io import LmdbWriter
 from transferability.training.runs import train
 
@@ -140,12 +141,19 @@ def caffe1_log(accuracy: dict[int, float], last: int, done: bool, display: int =
 
 def write_run(runs: Path, dataset: str, key: str, accuracy: float | None, done: bool = True,
               last: int = 900) -> Path:
-    """A run folder RUNS/<dataset>/<key>/ whose Caffe 1.0 train.log ends at `accuracy` (tested
-    every 100 iterations, the earlier tests at accuracy / 2); an empty final.caffemodel if done."""
+    """A run folder RUNS/<dataset>/<key>/ whose solver runs max(900, last) iterations in three lr
+    steps and whose Caffe 1.0 train.log reaches `last`, tested every 100 iterations at `accuracy`
+    in the last lr step and at the last test, at accuracy / 2 before; an empty final.caffemodel
+    if done."""
     path = runs / dataset / key
     path.mkdir(parents=True, exist_ok=True)
+    max_iter = max(900, last)
+    solver = caffe_pb2.SolverParameter(net="train_val.prototxt", lr_policy="step", gamma=0.1,
+                                       stepsize=max_iter // 3, max_iter=max_iter)
+    (path / "solver.prototxt").write_text(text_format.MessageToString(solver))
     if accuracy is not None:
-        tests = {it: accuracy / 2 for it in range(0, last, 100)} | {last: accuracy}
+        tests = {it: accuracy if it > 2 * solver.stepsize else accuracy / 2
+                 for it in range(0, last, 100)} | {last: accuracy}
         (path / "train.log").write_text(caffe1_log(tests, last, done))
     if done:
         (path / "final.caffemodel").write_bytes(b"")

@@ -26,7 +26,7 @@ from transferability.factors.grid_findings import (
     grid_findings,
 )
 from transferability.factors.report import FLOATS
-from transferability.results.findings import NO_DATA, NOT_REPRODUCED, REPRODUCED, WITHIN_NOISE
+from transferability.results.estimate import NO_DATA, NOT_REPRODUCED, REPRODUCED, WITHIN_NOISE
 
 REQUIRED = {"width", "depth", "target", "layer", "pca", "accuracy"}
 

@@ -121,6 +121,16 @@ def test_imagenet_solver_numbers(name: str, numbers: tuple) -> None:
         "step", pytest.approx(0.1), pytest.approx(0.9), pytest.approx(0.0005))
 
 
+def test_fashion_mnist_solvers_test_four_times_in_the_last_lr_step() -> None:
+    """The tests the paper's-metric analog averages (results/metric.py), none at iteration 0."""
+    for name in ("split0/baseB", "split0/A7B+", "whole/random3", "factors/w2-d9"):
+        s = text_format.Parse((REPO_ROOT / f"solvers/fashion-mnist/{name}.prototxt").read_text(),
+                              caffe_pb2.SolverParameter())
+        tests = list(range(s.test_interval, s.max_iter + 1, s.test_interval))
+        assert (s.test_interval, s.test_initialization, tests[-1]) == (750, False, s.max_iter)
+        assert len([it for it in tests if it > 2 * s.stepsize]) == 4
+
+
 def _distinct_nets(dataset: str) -> list[caffe_pb2.NetParameter]:
     distinct: dict[bytes, caffe_pb2.NetParameter] = {}
     for path in (REPO_ROOT / "prototxt" / dataset).rglob("*.prototxt"):

@@ -10,7 +10,14 @@ from matplotlib.figure import Figure
 from tests.conftest import write_run
 from transferability import plan
 from transferability.cli import main
-from transferability.results.figures import figure2, figure3, paper_source, reduced, run_sources
+from transferability.results.figures import (
+    Source,
+    figure2,
+    figure3,
+    paper_source,
+    reduced,
+    run_sources,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -98,3 +105,26 @@ def test_figures_usage_errors(tmp_path: Path, capsys) -> None:
     assert main(["figures", str(tmp_path), "--out", str(tmp_path)]) == 2  # no run folders
     err = capsys.readouterr().err
     assert err.count("transferability figures: error:") == 3
+
+
+def test_figure2_draws_the_selffers_of_either_half_with_their_intervals() -> None:
+    """Split 0 as the study trains it: selffers AnA on half A only, transfers both ways, baseB's
+    seed replicates; each net less its own base, both halves."""
+    acc = {"split0/baseA": 0.97, "split0/baseB": 0.89, "split0/baseB-seed1": 0.892,
+           "split0/baseB-seed2": 0.887}
+    for n in range(1, 8):
+        acc |= {f"split0/A{n}A": 0.97, f"split0/A{n}B": 0.89 - 0.01 * n,
+                f"split0/B{n}A": 0.97 - 0.01 * n, f"split0/A{n}A+": 0.972}
+    src = Source("s", "fashion-mnist", "split 0", acc, True, relative=True)
+    fig = figure2(src, ("split0",), "split 0")
+    text = _texts(fig)
+    assert "no data: AnB+" in text and "BnB (no data)" not in text
+    top, bottom = fig.axes
+    assert sum(len(c.get_offsets()) for c in top.collections) == 4 + 7 + 7 + 14
+    bars = [c for c in bottom.containers if c.has_yerr]
+    assert len(bars) == 1 + 3  # baseB, BnB, BnB+, AnB
+    # one replicate each (AnA, A1A+ ...), sized by the seed noise: every bar has a length
+    for container in bars[1:]:
+        segments = container.lines[2][0].get_segments()
+        assert len(segments) == 7 and all(s[1][1] - s[0][1] > 0.001 for s in segments)
+    assert "95% intervals" in text

@@ -166,7 +166,7 @@ def test_status_reads_the_run_folders(tmp_path: Path) -> None:
         "failed", "Check failed: mdb_status == 0 (2 vs. 0) No such file"]
     assert lines["fashion-mnist/split0/A1B"] == [
         "waiting", "stopped at iteration 300 of 1350; not queued"]
-    assert lines["fashion-mnist/split0/A2B"] == ["running", "iteration 200 (a process here)"]
+    assert lines["fashion-mnist/split0/A2B"] == ["running", "iteration 200 of 900 (a process here)"]
     assert lines["fashion-mnist/split0/A3B"] == ["waiting", "not started"]
     assert lines["fashion-mnist/split0/B3B+"] == ["waiting", "not started; its base failed"]
     assert out[-1] == ("plan figure2 (figure 2, split 0, fashion-mnist): 30 networks: 1 finished, "

@@ -7,44 +7,44 @@ from pathlib import Path
 
 from transferability import plan
 from transferability.disk import write_csv
-from transferability.results import compare, tables
+from transferability.results import compare, findings, paper, tables
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "compare", help="compare run results with the paper's published accuracies",
         description="Print each run's top-1 accuracy beside the paper's for the same network, "
-                    "with the difference, then per n the paper's derived quantities: "
-                    "co-adaptation drop (baseB - BnB), specificity drop (BnB - AnB) and "
-                    "fine-tuning gain (AnB+ - baseB), ours and the paper's.")
+                    "at the final test and as the paper's figures plot it (the mean of the 10 "
+                    "best tests, or this schedule's analog), each less its own base; then, over "
+                    "the replicates of the random splits with 95% intervals, per n the paper's "
+                    "derived quantities (co-adaptation drop, specificity drop, fine-tuning "
+                    "gain), its convergence controls and its findings with verdicts.")
     p.add_argument("runs_dir", type=Path, metavar="RUNS_DIR")
     p.add_argument("--dataset", choices=plan.DATASETS, default="imagenet")
     p.add_argument("--out", type=Path, metavar="OUT.csv",
-                   help="also write the network table here and the derived one to "
-                        "OUT_derived.csv")
+                   help="also write the network table here, and OUT_derived.csv, "
+                        "OUT_findings.csv and OUT_controls.csv")
     p.add_argument("--all", action="store_true",
                    help="list every published network, run or not")
-    p.add_argument("--halves", choices=("both", "B"),
-                   help="how our BnB/AnB means count halves (default: both for imagenet, else B)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from transferability.results.figures import pooling  # matplotlib loads late
-
     runs, _ = tables.scan(args.runs_dir, args.dataset)
-    pool = pooling(args.dataset, args.halves)
-    acc, _ = tables.accuracies(runs, args.dataset)
+    acc, _ = tables.accuracies(runs, args.dataset, paper.PLOTTED)
+    final, _ = tables.accuracies(runs, args.dataset, paper.FINAL)
+    analysis = findings.analyse(acc, paper.PLOTTED)
+    at_final = findings.analyse(final, paper.FINAL)
     nets = compare.net_rows(runs, args.all)
-    spread, found, controls = compare.judged(acc)
-    derived = compare.derived_rows(acc, pool, spread)
-    print(compare.report(args.dataset, nets, derived, pool, found, spread, controls))
+    print(compare.report(args.dataset, nets, analysis, at_final))
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        derived_path = args.out.with_name(f"{args.out.stem}_derived.csv")
-        findings_path = args.out.with_name(f"{args.out.stem}_findings.csv")
-        write_csv(args.out, nets, compare.NET_COLUMNS)
-        write_csv(derived_path, derived, compare.DERIVED_COLUMNS)
-        write_csv(findings_path, found, compare.FINDING_COLUMNS)
-        print(f"\n{args.out}, {derived_path}, {findings_path}")
+        written = [write_csv(args.out, nets, compare.NET_COLUMNS)]
+        for name, rows, columns in (
+                ("derived", compare.derived_rows(analysis), compare.DERIVED_COLUMNS),
+                ("findings", compare.finding_rows(analysis, at_final), compare.FINDING_COLUMNS),
+                ("controls", compare.control_rows(analysis, at_final), compare.CONTROL_COLUMNS)):
+            written.append(write_csv(args.out.with_name(f"{args.out.stem}_{name}.csv"), rows,
+                                     columns))
+        print("\n" + ", ".join(map(str, written)))
     return 0

@@ -1,19 +1,18 @@
 """Azizpour et al.'s claims that the factors grid can test, each judged from the grid's table.
 
-A source's transfer to a target is its best layer: the highest SVM accuracy over its layers
-(`svm raw` unless said; of equal accuracies the higher layer). Noise, per target, comes from the
-one seed pair of CaffeNet's own source: the square root of the mean over its hidden layers
-(every layer but the classifier) of (a - b)^2 / 2, the two seeds' variance at each layer. One
-pair is a crude estimate, and a difference of two sources' best layers carries more noise than
-one source's. As for the first paper's findings (results/findings.py), an effect claim q > 0 is
-"reproduced" when q > 2 x noise, "not reproduced" when q < -2 x noise and "within noise"
-between; a "costs little" claim is reproduced when q <= max(1 point, 2 x noise). A claim of two
-conditions (claim 3) takes the weaker verdict of the two. The best layer's position is a whole
-number, so its noise (claim 4, in layers) is the same pair's spread of best positions with a
-floor of half a layer: a move of the best layer must be more than one layer (more still if the
-seeds disagree) on average over the sources. Claims 1-3 are judged per target; claim 4 compares
-near with far only, so no claim rests on the middle target lying between them. Accuracies are
-fractions; q is printed in points (claim 4: in layers).
+A source's transfer to a target is its best layer: the highest SVM accuracy over its layers (`svm
+raw` unless said; of equal accuracies the higher layer). Noise, per target, comes from the one seed
+pair of CaffeNet's own source: the square root of the mean over its hidden layers (every layer but
+the classifier) of (a - b)^2 / 2, the two seeds' variance at each layer. One pair is a crude
+estimate, and a difference of two sources' best layers carries more noise than one source's. An
+effect claim q > 0 is "reproduced" when q > 2 x noise, "not reproduced" when q < -2 x noise and
+"within noise" between; a "costs little" claim is reproduced when q <= max(1 point, 2 x noise). A
+claim of two conditions (claim 3) takes the weaker verdict of the two. The best layer's position is
+a whole number, so its noise (claim 4, in layers) is the same pair's spread of best positions with a
+floor of half a layer: a move of the best layer must be more than one layer (more still if the seeds
+disagree) on average over the sources. Claims 1-3 are judged per target; claim 4 compares near with
+far only, so no claim rests on the middle target lying between them. Accuracies are fractions; q is
+printed in points (claim 4: in layers).
 """
 
 from __future__ import annotations
@@ -23,14 +22,8 @@ from dataclasses import dataclass
 from math import sqrt
 from statistics import mean
 
-from transferability.results.findings import (
-    NO_DATA,
-    NO_EFFECT_TOLERANCE,
-    NOT_REPRODUCED,
-    REPRODUCED,
-    WITHIN_NOISE,
-    verdict,
-)
+from transferability.results.estimate import NO_DATA, NOT_REPRODUCED, REPRODUCED, WITHIN_NOISE
+from transferability.results.findings import NO_EFFECT_TOLERANCE
 
 RAW, PCA = "svm raw", "svm pca+l2"
 NOT_TESTED = "not tested"
@@ -167,6 +160,17 @@ def _sweep(g: Grid, t: str, by_width: bool) -> tuple[float | None, str]:
 
 
 WEAKEST = (NO_DATA, NOT_REPRODUCED, WITHIN_NOISE, REPRODUCED)
+
+
+def verdict(q: float | None, effect: bool, spread: float | None) -> str:
+    """The grid's rule on one seed pair's noise (the module's docstring)."""
+    if q is None or spread is None:
+        return NO_DATA
+    if effect:
+        if q > 2 * spread:
+            return REPRODUCED
+        return NOT_REPRODUCED if q < -2 * spread else WITHIN_NOISE
+    return REPRODUCED if abs(q) <= max(NO_EFFECT_TOLERANCE, 2 * spread) else NOT_REPRODUCED
 
 
 def _saturating(g: Grid, t: str) -> GridFinding:

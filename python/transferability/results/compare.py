@@ -1,121 +1,208 @@
-"""This project's results beside the paper's published ones, and the paper's derived quantities."""
+"""This project's results beside the paper's: the tables that `make compare`, the report,
+findings.md and the CSV files show, each made once from findings.analyse.
+
+Two metrics stand side by side: the final test, and the number the paper's figures plot (the mean
+of the 10 highest tests; on a scaled schedule the mean of the tests in the last lr step,
+results/metric.py). The comparison with the paper uses the plotted one on both sides, and compares
+each net less its own base: a Fashion-MNIST accuracy and an ImageNet one are not comparable,
+their drops from their own bases are.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
 from transferability import plan
-from transferability.results import findings, paper, treatments
+from transferability.nets import solver
+from transferability.results import findings, metric, paper, treatments
+from transferability.results.estimate import Estimate, Noise
 from transferability.results.tables import Run
-
-NET_COLUMNS = ("network", "paper_name", "iterations", "finished", "ours", "paper", "difference")
-SHORT = {"co-adaptation drop": "co-adapt", "specificity drop": "specificity",
-         "fine-tuning gain": "fine-tune"}
-DERIVED_COLUMNS = ("n", *(f"{SHORT[q]} {who}" for q in treatments.DERIVED
-                          for who in ("ours", "within noise", "paper")))
-FINDING_COLUMNS = ("finding", "claim", "q", "q ours", "q paper", "verdict", "criterion")
 
 Cell = str | int | float | None
 
+def plotted_meaning(dataset: str) -> str:
+    """What a run's plotted accuracy is on the dataset's schedule (results/metric.py)."""
+    standard, _ = solver.schedules(dataset)
+    if plan.DATASETS[dataset].schedules == "paper":
+        return f"the mean of its {metric.PAPER_BEST} highest tests, the paper's own rule"
+    last_change = (standard.max_iter - 1) // standard.stepsize * standard.stepsize
+    tests = standard.max_iter // standard.test_interval - last_change // standard.test_interval
+    return (f"the mean of its {tests} tests in the last lr step (a test every "
+            f"{standard.test_interval} iterations), this schedule's analog of the paper's mean of "
+            f"the {metric.PAPER_BEST} highest tests")
+
+
+# --- every network ---------------------------------------------------------------------------
+NET_COLUMNS = ("network", "paper_name", "iterations", "finished", "ours final", "ours plotted",
+               "paper final", "paper plotted", "ours less its base", "paper less its base")
+RELATIVE = ("ours less its base", "paper less its base")
+
 
 def net_rows(runs: Sequence[Run], all_published: bool = False) -> list[dict[str, Cell]]:
-    """One row per run (and, with all_published, per published net): accuracies as fractions."""
+    """One row per run (and, with all_published, per published net): both metrics as fractions,
+    and on the plotted one each side's net less its own base (treatments.own_base)."""
     published = paper.published()
     by_key = {run.net.key: run for run in runs}
-    nets = [net for net in plan.all_nets()
+    ours = {key: v for key, run in by_key.items() if (v := run.plotted) is not None}
+    theirs = paper.accuracies(paper.PLOTTED)
+    nets = [net for net in plan.known_nets()
             if net.key in by_key or (all_published and net.key in published)]
     rows = []
     for net in nets:
         run, pub = by_key.get(net.key), published.get(net.key)
-        ours = run.accuracy if run else None
-        theirs = pub.accuracy if pub else None
         rows.append({
             "network": net.key, "paper_name": plan.paper_name(net),
             "iterations": run.iterations if run else None,
             "finished": ("yes" if run.finished else "no") if run else None,
-            "ours": ours, "paper": theirs,
-            "difference": None if ours is None or theirs is None else ours - theirs,
+            "ours final": run.accuracy if run else None,
+            "ours plotted": run.plotted if run else None,
+            "paper final": pub.accuracy if pub else None,
+            "paper plotted": pub.plotted if pub else None,
+            "ours less its base": treatments.relative(ours, net.key) if net.key in ours else None,
+            "paper less its base": (treatments.relative(theirs, net.key) if pub else None),
         })
     return rows
 
 
-def derived_rows(ours: Mapping[str, float], pool_halves: bool,
-                 spread: float | None = None) -> list[dict[str, Cell]]:
-    """Per n: each derived quantity from our accuracies and from the paper's (halves pooled);
-    ours is "within noise" when smaller than twice the seed-to-seed spread."""
-    mine = treatments.derived(treatments.points(ours, treatments.RANDOM_GROUPS, pool_halves))
-    theirs = treatments.derived(treatments.points(paper.accuracies(), treatments.RANDOM_GROUPS,
-                                                  True))
+# --- derived quantities, findings and controls, in percentage points ---------------------------
+SHORT = {"co-adaptation drop": "co-adapt", "specificity drop": "specificity",
+         "fine-tuning gain": "fine-tune"}
+DERIVED_COLUMNS = ("n", *(f"{SHORT[q]} {part}" for q in treatments.DERIVED
+                          for part in ("ours", "ours low", "ours high", "replicates", "paper")))
+FINDING_COLUMNS = ("finding", "claim", "q", "replicates", "ours", "ours low", "ours high",
+                   "verdict", "criterion", "interval", "ours final", "ours final low",
+                   "ours final high", "paper", "paper low", "paper high", "paper final")
+CONTROL_COLUMNS = ("control", "replicates", "ours", "ours low", "ours high", "limit", "status",
+                   "criterion", "interval", "ours final", "paper", "paper final")
+
+
+def points(x: float | None) -> float | None:
+    """A fraction in percentage points, to the 2 decimals every table shows."""
+    return None if x is None else round(100 * x, 2) + 0.0  # + 0.0: no "-0.00"
+
+
+def _estimate(prefix: str, e: Estimate) -> dict[str, Cell]:
+    return {prefix: points(e.mean), f"{prefix} low": points(e.low),
+            f"{prefix} high": points(e.high)}
+
+
+def derived_rows(analysis: findings.Analysis) -> list[dict[str, Cell]]:
+    """Per n: each derived quantity's mean, 95% interval and replicates, ours and the paper's."""
     rows = []
-    for n in range(1, plan.LAYERS + 1):
+    for n in treatments.ALL:
         row: dict[str, Cell] = {"n": n}
-        for q in treatments.DERIVED:
-            row[f"{SHORT[q]} ours"], row[f"{SHORT[q]} paper"] = mine[q][n], theirs[q][n]
-            row[f"{SHORT[q]} within noise"] = (
-                None if mine[q][n] is None or spread is None
-                else "yes" if abs(mine[q][n]) < 2 * spread else "no")
+        for q, short in SHORT.items():
+            mine, theirs = analysis.derived[q][n]
+            row |= _estimate(f"{short} ours", mine)
+            row[f"{short} replicates"] = mine.count if mine.mean is not None else None
+            row[f"{short} paper"] = points(theirs.mean)
         rows.append(row)
     return rows
 
 
-def finding_rows(found: Sequence[findings.Finding], spread: float | None,
+def finding_rows(analysis: findings.Analysis, final: findings.Analysis,
                  ) -> list[dict[str, Cell]]:
-    return [{"finding": f.number, "claim": f.claim, "q": f.quantity, "q ours": f.ours,
-             "q paper": f.paper, "verdict": f.verdict, "criterion": f.criterion(spread)}
-            for f in found]
+    """A row per finding: ours on the plotted metric with its interval and verdict, the same at
+    the final test, and the paper's on both metrics."""
+    rows = []
+    for f, at_final in zip(analysis.findings, final.findings, strict=True):
+        rows.append({"finding": f.number, "claim": f.claim, "q": f.quantity,
+                     "replicates": f.ours.count, **_estimate("ours", f.ours),
+                     "verdict": f.verdict, "criterion": f.criterion, "interval": f.ours.how,
+                     **_estimate("ours final", at_final.ours), **_estimate("paper", f.paper),
+                     "paper final": points(at_final.paper.mean)})
+    return rows
 
 
-def control_lines(found: Sequence[findings.Control]) -> list[str]:
-    """One line per control: its value, its limit and whether it is met."""
-    out = []
-    for c in found:
-        value = "-" if c.value is None else f"{100 * c.value:+.2f}"
-        met = {None: "no data", True: "met", False: "NOT met"}[c.met]
-        theirs = "-" if c.paper is None else f"{100 * c.paper:+.2f}"
-        out.append(f"  {c.name}: {value} points (limit +-{100 * c.limit:.1f}): {met}; "
-                   f"the paper's nets: {theirs}")
-    return out
+def control_rows(analysis: findings.Analysis, final: findings.Analysis,
+                 ) -> list[dict[str, Cell]]:
+    rows = []
+    for c, at_final in zip(analysis.controls, final.controls, strict=True):
+        rows.append({"control": c.name, "replicates": c.ours.count, **_estimate("ours", c.ours),
+                     "limit": points(c.limit), "status": c.status, "criterion": c.criterion,
+                     "interval": c.ours.how, "ours final": points(at_final.ours.mean),
+                     "paper": points(c.paper.mean), "paper final": points(at_final.paper.mean)})
+    return rows
 
 
-def judged(acc: Mapping[str, float],
-           ) -> tuple[float | None, list[dict[str, Cell]], list[findings.Control]]:
-    """What the accuracies say of the paper: the seed noise, the findings' rows, the controls."""
-    spread = findings.noise(acc)
-    return (spread, finding_rows(findings.findings(acc, spread), spread),
-            findings.controls(acc))
+# --- how the rows are shown --------------------------------------------------------------------
+def interval(row: Mapping[str, Cell], prefix: str) -> str:
+    """`+0.29 [-0.19, +0.77]` (points), `+0.29` without an interval, `-` without a value."""
+    mean, low, high = row.get(prefix), row.get(f"{prefix} low"), row.get(f"{prefix} high")
+    if mean is None:
+        return "-"
+    return f"{mean:+.2f}" + ("" if low is None or high is None else f" [{low:+.2f}, {high:+.2f}]")
 
 
-def noise_line(spread: float | None) -> str:
-    if spread is None:
-        return ("Noise: unknown (no seed replicates of split0's baseB: train baseB-seed1 and "
-                "baseB-seed2, e.g. make noise); every verdict is 'no data'.")
-    return (f"Noise: seed-to-seed spread of split0's baseB (sample standard deviation over "
-            f"baseB, baseB-seed1, baseB-seed2) = {100 * spread:.2f} points; a quantity smaller "
-            f"than twice that ({200 * spread:.2f} points) is within noise.")
+def signed(value: Cell) -> str:
+    return "-" if value is None else f"{value:+.2f}" if isinstance(value, float) else str(value)
 
 
-def cell(column: str, value: Cell) -> str:
-    """Accuracies in percent, differences in signed percentage points, blanks as '-'."""
+def percent(value: Cell) -> str:
+    """A fraction as a percentage."""
     if value is None:
         return "-"
-    if isinstance(value, float):
-        signed = column in ("difference", "q ours", "q paper") or column in DERIVED_COLUMNS
-        return f"{100 * value:+.2f}" if signed else f"{100 * value:.2f}"
-    return str(value)
+    return f"{100 * value:.2f}" if isinstance(value, float) else str(value)
 
 
-def text_table(rows: Sequence[Mapping[str, Cell]], columns: Sequence[str]) -> str:
+# (header, cell) of each shown table; the CSV files hold the same rows' columns
+Shown = Sequence[tuple[str, Callable[[Mapping[str, Cell]], str]]]
+NET_SHOWN: Shown = (
+    ("network", lambda r: str(r["network"])), ("paper's name", lambda r: str(r["paper_name"])),
+    ("iterations", lambda r: signed(r["iterations"])),
+    ("finished", lambda r: signed(r["finished"])),
+    ("ours final (%)", lambda r: percent(r["ours final"])),
+    ("ours plotted (%)", lambda r: percent(r["ours plotted"])),
+    ("paper final (%)", lambda r: percent(r["paper final"])),
+    ("paper plotted (%)", lambda r: percent(r["paper plotted"])),
+    ("ours less its base (points)", lambda r: signed(points(r["ours less its base"]))),
+    ("paper less its base (points)", lambda r: signed(points(r["paper less its base"]))),
+)
+DERIVED_SHOWN: Shown = (("n", lambda r: str(r["n"])), *(
+    item for short in SHORT.values() for item in (
+        (f"{short} ours [95% interval]", lambda r, s=short: interval(r, f"{s} ours")),
+        (f"{short} replicates", lambda r, s=short: signed(r[f"{s} replicates"])),
+        (f"{short} paper", lambda r, s=short: signed(r[f"{s} paper"])))))
+FINDING_SHOWN: Shown = (
+    ("#", lambda r: str(r["finding"])), ("the paper's finding", lambda r: str(r["claim"])),
+    ("q", lambda r: str(r["q"])), ("replicates", lambda r: str(r["replicates"])),
+    ("ours [95% interval]", lambda r: interval(r, "ours")),
+    ("verdict", lambda r: str(r["verdict"])), ("criterion", lambda r: str(r["criterion"])),
+    ("ours at the final test", lambda r: interval(r, "ours final")),
+    ("paper", lambda r: interval(r, "paper")),
+    ("paper at its final test", lambda r: signed(r["paper final"])),
+)
+CONTROL_SHOWN: Shown = (
+    ("control", lambda r: str(r["control"])), ("replicates", lambda r: str(r["replicates"])),
+    ("ours [95% interval]", lambda r: interval(r, "ours")),
+    ("limit", lambda r: f"+-{r['limit']:.1f}"), ("status", lambda r: str(r["status"])),
+    ("ours at the final test", lambda r: signed(r["ours final"])),
+    ("paper's nets", lambda r: signed(r["paper"])),
+    ("paper's nets at their final test", lambda r: signed(r["paper final"])),
+)
+
+
+def cells(rows: Sequence[Mapping[str, Cell]], shown: Shown) -> list[list[str]]:
+    return [[show(row) for _, show in shown] for row in rows]
+
+
+def text_table(rows: Sequence[Mapping[str, Cell]], shown: Shown) -> str:
     """An aligned text table: text columns left-aligned, numbers right-aligned."""
-    cells = [[cell(c, row[c]) for c in columns] for row in rows]
-    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-    numeric = [all(not isinstance(row[c], str) for row in rows) for c in columns]
+    headers = [h for h, _ in shown]
+    body = cells(rows, shown)
+    widths = [max([len(h), *(len(r[i]) for r in body)]) for i, h in enumerate(headers)]
+    numeric = [all(is_number(r[i]) for r in body) for i in range(len(headers))]
 
     def line(values: Sequence[str]) -> str:
         return "  ".join(v.rjust(w) if num else v.ljust(w)
                          for v, w, num in zip(values, widths, numeric, strict=True)).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(columns), rule, *(line(r) for r in cells)])
+    return "\n".join([line(headers), rule, *(line(r) for r in body)])
+
+
+def is_number(text: str) -> bool:
+    return text == "-" or text.lstrip("+-").replace(".", "", 1).split(" ")[0].isdigit()
 
 
 def markdown_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str],
@@ -128,35 +215,63 @@ def markdown_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str],
             + ["| " + " | ".join(show(c, row[c]) for c in columns) + " |" for row in rows])
 
 
+def markdown(rows: Sequence[Mapping[str, Cell]], shown: Shown) -> list[str]:
+    """A shown table in Markdown."""
+    body = [dict(enumerate(r)) for r in cells(rows, shown)]
+    return markdown_table(body, list(range(len(shown))), [h for h, _ in shown])
+
+
+# --- the words around the tables ---------------------------------------------------------------
+def noise_line(noise: Noise | None) -> str:
+    if noise is None:
+        return ("Seed noise: unknown (no seed replicates of split 0's baseB: train baseB-seed1 "
+                "and baseB-seed2, e.g. make noise); a number with one replicate has no interval "
+                "and its verdict is 'no data'.")
+    return (f"Seed noise: {noise.text()}; it sizes the interval of a number that has one "
+            "replicate.")
+
+
+REPLICATES = ("A replicate is one random split and one direction: the nets of one target half, "
+              "each less that half's base net (the mean of the base net and its seed replicates "
+              "where they exist), so that the selffers AnA and BnB and the transfers AnB and BnA "
+              "count alike. Intervals are 95%: Student's t over the replicates; with one "
+              "replicate, the seed noise of each net in the number; for a difference of two "
+              "sets (findings 6 and 7), Welch's.")
+
+
+def metric_line(dataset: str) -> str:
+    return ("Accuracies are the number the paper's figures plot: for each net "
+            f"{plotted_meaning(dataset)}; the final test stands beside it. The paper's side is "
+            "the mean of its nets' 10 highest tests (reference/paper_plotted_accuracy.csv).")
+
+
 def report(dataset: str, net_table: Sequence[Mapping[str, Cell]],
-           derived_table: Sequence[Mapping[str, Cell]], pool_halves: bool,
-           finding_table: Sequence[Mapping[str, Cell]] = (), spread: float | None = None,
-           controls: Sequence[findings.Control] = ()) -> str:
-    """The whole printed report: the tables, with their sources and definitions."""
-    halves = "halves A and B pooled" if pool_halves else "target half B only"
+           analysis: findings.Analysis, final: findings.Analysis) -> str:
+    """`make compare`'s printed report: the tables, with their sources and definitions."""
     parts = [
-        f"Top-1 accuracy (%): {dataset} runs beside the paper; difference = ours - paper "
-        "(percentage points).",
-        f"Paper: {paper.SOURCE}.",
+        f"Top-1 accuracy (%): {dataset} runs beside the paper's (paper: {paper.SOURCE}).",
+        metric_line(dataset),
         *([] if dataset == "imagenet" else [
-            f"Note: the paper trained on ImageNet; {dataset} is a scaled stand-in, so compare the "
-            "shape of the derived quantities rather than accuracies."]),
+            f"The paper trained on ImageNet; {dataset} is a scaled stand-in: compare each net "
+            "less its own base, not the accuracies."]),
         "",
-        text_table(net_table, NET_COLUMNS) if net_table else "(no runs)",
+        text_table(net_table, NET_SHOWN) if net_table else "(no runs)",
         "",
-        "Derived per n (percentage points), means over random splits 0-3 "
-        f"(ours: {halves}; paper: halves pooled, BnB from its AnA nets):",
+        REPLICATES,
+        noise_line(analysis.noise),
+        "",
+        "Derived per n (percentage points) over the replicates of random splits 0-3:",
         *(f"  {SHORT[q]:<11}  {q} = {d}" for q, d in treatments.DERIVED.items()),
         "",
-        noise_line(spread),
+        text_table(derived_rows(analysis), DERIVED_SHOWN),
         "",
-        text_table(derived_table, DERIVED_COLUMNS),
+        "Convergence controls (each selffer less its own base):",
+        text_table(control_rows(analysis, final), CONTROL_SHOWN),
+        "",
+        "The paper's findings, judged from the numbers (q in percentage points):",
+        text_table(finding_rows(analysis, final), [s for s in FINDING_SHOWN
+                                                   if s[0] != "criterion"]),
+        "",
+        "Criteria: " + findings.CRITERIA,
     ]
-    if controls:
-        parts += ["", "Convergence controls on split 0 (baseB = mean of the base net and its "
-                      "seed replicates):", *control_lines(controls)]
-    if finding_table:
-        parts += ["", "The paper's findings, judged from the numbers (q in percentage points):",
-                  text_table(finding_table, FINDING_COLUMNS[:-1]),
-                  "", "Criteria: " + findings.__doc__.split("\n\n", 1)[1].replace("\n", " ")]
     return "\n".join(parts)

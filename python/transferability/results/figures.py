@@ -18,7 +18,8 @@ from matplotlib.ticker import ScalarFormatter
 from transferability import plan
 from transferability.disk import replacing
 from transferability.errors import UserError
-from transferability.results import paper, tables, treatments
+from transferability.results import estimate, paper, tables, treatments
+from transferability.results.estimate import Estimate
 
 STYLE = {  # the paper's look: white base circles, blue selffers, red transfers; light = fine-tuned
     "baseB": {"marker": "o", "color": "white"},
@@ -46,9 +47,16 @@ class Source:
     dataset: str     # whose networks: imagenet or fashion-mnist
     title: str
     acc: Mapping[str, float]
-    pool_halves: bool
+    pool_halves: bool  # Figure 2: nets of both target halves, or of half B only
     unfinished: frozenset[str] = field(default_factory=frozenset)
-    y_label: str = Y_LABEL  # e.g. for accuracies given relative to each net's base
+    relative: bool = False  # Figure 2: each net less its own target half's base
+
+    @property
+    def y_label(self) -> str:
+        return RELATIVE_LABEL if self.relative else Y_LABEL
+
+
+RELATIVE_LABEL = "Top-1 accuracy less the target half's base net"
 
 
 def _notes(src: Source, keys: set[str], missing: list[str]) -> str:
@@ -57,7 +65,7 @@ def _notes(src: Source, keys: set[str], missing: list[str]) -> str:
         notes.append("no data: " + ", ".join(missing))
     late = len(keys & src.unfinished)
     if late:
-        notes.append(f"{late} unfinished run{'s' if late > 1 else ''} (last test shown)")
+        notes.append(f"{late} unfinished run{'s' if late > 1 else ''} (the tests so far shown)")
     return "; ".join(notes)
 
 
@@ -77,45 +85,67 @@ def _split_axes(ax: Axes) -> None:
 
 
 def figure2(src: Source, groups: tuple[str, ...], label: str) -> Figure:
-    """Every net as a point (top) and the treatments' means as lines (bottom)."""
-    pts = treatments.points(src.acc, groups, src.pool_halves)
+    """Every net as a point (top) and the treatments' means over the replicates as lines with
+    their 95% intervals (bottom; results/estimate.py)."""
+    reps = treatments.units(src.acc, groups, plan.HALVES if src.pool_halves else ("B",))
+    noise = estimate.noise(src.acc)
     fig = Figure(figsize=(8, 9), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(1.3, 1))
-    missing = [name for name in treatments.TREATMENTS if not pts.present(name)]
+    values = {name: treatments.points(src.acc, reps, name, src.relative)
+              for name in treatments.TREATMENTS}
+    missing = [name for name in treatments.TREATMENTS if not values[name]]
     for name in treatments.TREATMENTS:
-        xs = [n + OFFSET[name] for n, vs in pts.values[name].items() for _ in vs]
-        ys = [v for vs in pts.values[name].values() for v in vs]
+        xs = [n + OFFSET[name] for n, vs in values[name].items() for _ in vs]
+        ys = [v for vs in values[name].values() for v in vs]
         top.scatter(xs, ys, s=36, edgecolors="black", linewidths=0.6, zorder=3,
                     label=name + (" (no data)" if name in missing else ""), **STYLE[name])
-    _mean_lines(bottom, pts)
+    _mean_lines(bottom, {name: treatments.treatment_means(src.acc, reps, name, noise,
+                                                          src.relative)
+                         for name in treatments.TREATMENTS})
+    keys = {u.key(name, n) for u in reps for name in treatments.TREATMENTS[1:]
+            for n in treatments.ALL if u.key(name, n) in src.acc}
+    keys |= {k for u in reps for k in u.base_keys}
     for ax in (top, bottom):
         _split_axes(ax)
         ax.set_ylabel(src.y_label)
-        if not pts.keys:
+        if not keys:
             _no_data(ax)
     top.legend(loc="best", fontsize=8)
     bottom.set_xlabel(X_LABEL)
-    _title(fig, f"Figure 2: transfer between halves, {label}", src, pts.keys, missing)
+    _title(fig, f"Figure 2: transfer between halves, {label}", src, keys, missing)
     return fig
 
 
-def _mean_lines(ax: Axes, pts: treatments.Points) -> None:
-    base = pts.base()
+def _mean_lines(ax: Axes, means: Mapping[str, Mapping[int, Estimate]]) -> None:
+    """Each treatment's means from n = 0 (the base) on, with their intervals as error bars."""
+    base = means["baseB"].get(0)
     if base is not None:
-        ax.axhline(base, color="gray", linestyle=":", linewidth=1)
-        ax.scatter([0], [base], s=60, edgecolors="black", zorder=4, label="baseB (mean)",
-                   **STYLE["baseB"])
+        ax.axhline(base.mean, color="gray", linestyle=":", linewidth=1)
+        ax.errorbar([0], [base.mean], yerr=_yerr([base]), fmt="o", markersize=8,
+                    markerfacecolor="white", markeredgecolor="black", ecolor="gray", capsize=3,
+                    zorder=4, label="baseB (mean)")
     for name in ("AnB+", "BnB+", "BnB", "AnB"):
-        means = pts.means(name)
-        if not means:
+        found = means[name]
+        if not found:
             ax.plot([], [], color=STYLE[name]["color"], label=f"{LINE_LABEL[name]} (no data)")
             continue
-        xs, ys = list(means), list(means.values())
+        xs = [n + OFFSET[name] for n in found]
+        ax.errorbar(xs, [e.mean for e in found.values()], yerr=_yerr(list(found.values())),
+                    color=STYLE[name]["color"], marker=STYLE[name]["marker"],
+                    markeredgecolor="black", markeredgewidth=0.6, linewidth=2, capsize=3,
+                    label=LINE_LABEL[name])
         if base is not None:
-            xs, ys = [0, *xs], [base, *ys]
-        ax.plot(xs, ys, color=STYLE[name]["color"], marker=STYLE[name]["marker"],
-                markeredgecolor="black", markeredgewidth=0.6, linewidth=2, label=LINE_LABEL[name])
+            ax.plot([0, xs[0]], [base.mean, found[min(found)].mean],
+                    color=STYLE[name]["color"], linewidth=2)
+    ax.plot([], [], color="black", marker="|", linestyle="none",
+            label="error bars: 95% intervals (one replicate: from the seed noise)")
     ax.legend(loc="best", fontsize=8)
+
+
+def _yerr(found: list[Estimate]) -> list[list[float]]:
+    """Matplotlib's asymmetric error bars; none where an estimate has no interval."""
+    return [[0.0 if e.low is None else e.mean - e.low for e in found],
+            [0.0 if e.high is None else e.high - e.mean for e in found]]
 
 
 def _natman_names(dataset: str | None) -> tuple[str, str] | None:
@@ -166,9 +196,10 @@ def figure3(src: Source) -> Figure:
         _plot_curve(rel_ax, _relative(curve), label, color=color, marker="o", linestyle="--")
     _plot_curve(random_ax, random, "random frozen layers", color="#6a1b9a", marker="s")
     _plot_curve(rel_ax, _relative(random), "random frozen layers", color="#6a1b9a", marker="s")
-    pts = treatments.points(src.acc, treatments.RANDOM_GROUPS, src.pool_halves)
-    anb = ({0: pts.base()} | pts.means("AnB")) if pts.base() is not None else {}
-    _plot_curve(rel_ax, _relative(anb), "AnB, random splits (mean)", **STYLE["AnB"])
+    reps = treatments.units(src.acc, treatments.RANDOM_GROUPS)
+    means = treatments.treatment_means(src.acc, reps, "AnB", None, True)
+    anb = {0: 0.0} | {n: e.mean for n, e in means.items()} if means else {}
+    _plot_curve(rel_ax, anb, "AnB less its base, random splits (mean)", **STYLE["AnB"])
     rel_ax.axhline(0, color="gray", linestyle=":", linewidth=1, label="reference (base net)")
     names = _natman_names(src.dataset)
     halves = " and ".join(names) if names else "the natman split's"
@@ -185,7 +216,7 @@ def figure3(src: Source) -> Figure:
     for ax, none in zip((natman_ax, random_ax, rel_ax), empty, strict=True):
         if none:
             _no_data(ax)
-    keys = _figure3_keys(src) | (pts.keys if anb else set())
+    keys = _figure3_keys(src) | ({u.key("AnB", n) for u in reps for n in means} if anb else set())
     missing = [label for label, curve in natman.items() if not curve]
     missing += [] if random else ["random frozen layers"]
     missing += [] if anb else ["random-split AnB"]
@@ -228,8 +259,11 @@ FIGURES = ("2", "3", "reduced")
 
 
 def pooling(dataset: str, halves: str | None) -> bool:
-    """`--halves both` pools A and B, `--halves B` keeps target B only; default by dataset."""
-    return treatments.default_pooling(dataset) if halves is None else halves == "both"
+    """`--halves both` pools A and B, `--halves B` keeps target B only. By default ImageNet's
+    equally hard random halves pool, as the paper's figure does; another dataset's halves, of
+    unequal difficulty, do not in a figure of accuracies (the report draws each net less its own
+    base, where they pool)."""
+    return dataset == "imagenet" if halves is None else halves == "both"
 
 
 def run_sources(runs_dir: Path, dataset: str | None, halves: str | None) -> list[Source]:
@@ -242,7 +276,7 @@ def run_sources(runs_dir: Path, dataset: str | None, halves: str | None) -> list
     sources = []
     for ds in datasets:
         acc, unfinished = tables.accuracies(runs, ds)
-        sources.append(Source(ds, ds, f"{ds} runs in {runs_dir}", acc, pooling(ds, halves),
+        sources.append(Source(ds, ds, f"{ds}: {len(acc)} networks", acc, pooling(ds, halves),
                               frozenset(unfinished)))
     return sources
 

@@ -1,189 +1,182 @@
-"""The paper's seven findings, each judged from measured accuracies with a stated criterion.
+"""The paper's seven findings and its convergence controls, each judged from the replicates.
 
-Every finding is one number q (percentage points, computed from the accuracy table) and a claim
-about it. An *effect* claim says q > 0: "reproduced" when q > 2 x noise, "not reproduced" when
-q < -2 x noise (the opposite effect), "within noise" between. A *no-effect* claim says q is about
-0: "reproduced" when |q| <= max(1 point, 2 x noise), else "not reproduced". Noise is the
-seed-to-seed spread of one base net (see `noise`); without it, or without the runs a finding
-needs, the verdict is "no data". The paper's own q comes from its published accuracies.
+Every finding is one number q computed on each replicate (treatments.Unit) and a claim about it;
+its estimate, interval and verdict come from results/estimate.py, and CRITERIA says how, in the
+words the published findings print.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from statistics import mean, stdev
 
-from transferability import plan
-from transferability.results import paper, treatments
+from transferability.results import estimate, paper, treatments
+from transferability.results.estimate import (
+    NOT_REPRODUCED,
+    REPRODUCED,
+    Accuracies,
+    Combo,
+    Estimate,
+    Noise,
+)
+from transferability.results.treatments import ALL, Unit
 
-REPRODUCED, NOT_REPRODUCED, WITHIN_NOISE, NO_DATA = (
-    "reproduced", "not reproduced", "within noise", "no data")
 NO_EFFECT_TOLERANCE = 0.01  # 1 point: what "almost perfectly" and "recovers" allow at the least
-
-Accuracies = Mapping[str, float]
+HIGH, LOW, MIDDLE = (6, 7), (1, 2), (3, 4, 5)
+CRITERIA = (
+    "Every finding is one number q (percentage points) computed on each replicate of the random "
+    "splits, and a claim about it. Its estimate is the mean over the replicates with a 95% "
+    "interval. An effect claim says q > 0: reproduced when the interval lies above 0, not "
+    "reproduced when it lies below, within noise when it holds 0. A no-effect claim says q is "
+    "within 1 point of 0: reproduced when the whole interval is, not reproduced when it lies "
+    "wholly outside, within noise when it crosses the bound. A finding whose runs are missing, "
+    "or whose one replicate has no seed noise to size it, is no data. The paper's q is the same "
+    "computation on its published accuracies. The convergence controls are no-effect claims on "
+    "the selffers with the limits that the paper's own nets meet: met, not met, or within noise.")
+MET, NOT_MET = "met", "not met"
 
 
 @dataclass(frozen=True)
 class Finding:
     number: int
     claim: str        # the paper's finding
-    quantity: str     # how q is computed
-    effect: bool      # True: the claim is q > 0; False: the claim is q close to 0
-    ours: float | None
-    paper: float | None
+    quantity: str     # how q is computed on one replicate
+    tolerance: float | None  # None: an effect claim (q > 0); else q within +-tolerance
+    ours: Estimate
+    paper: Estimate
     verdict: str
 
-    def criterion(self, noise: float | None) -> str:
-        two = "2 x noise" if noise is None else f"2 x noise = {200 * noise:.2f}"
-        if self.effect:
-            return f"reproduced if q > {two} points; the opposite sign beyond it: not reproduced"
-        floor = f"max(1, {two})"
-        return f"reproduced if |q| <= {floor} points"
+    @property
+    def criterion(self) -> str:
+        return estimate.criterion(self.tolerance)
 
 
-def noise(acc: Accuracies, group: str = "split0") -> float | None:
-    """The sample standard deviation of baseB and its seed replicates in `group` (None below 2)."""
-    keys = [f"{group}/baseB"] + [f"{group}/baseB-seed{s}" for s in plan.NOISE_SEEDS]
-    values = [acc[k] for k in keys if k in acc]
-    return stdev(values) if len(values) >= 2 else None
+def _specificity(u: Unit, ns: Sequence[int]) -> Combo:
+    return estimate.mean_of([estimate.minus(u.net("BnB", n), u.net("AnB", n)) for n in ns])
 
 
-def verdict(q: float | None, effect: bool, spread: float | None) -> str:
-    if q is None or spread is None:
-        return NO_DATA
-    if effect:
-        if q > 2 * spread:
-            return REPRODUCED
-        return NOT_REPRODUCED if q < -2 * spread else WITHIN_NOISE
-    return REPRODUCED if abs(q) <= max(NO_EFFECT_TOLERANCE, 2 * spread) else NOT_REPRODUCED
-
-
-def _avg(values: Sequence[float | None]) -> float | None:
-    """The mean of the values, None when any is missing."""
-    return None if not values or any(v is None for v in values) else mean(values)
-
-
-def _relative(acc: Accuracies, keys: Mapping[int, str], base: str,
-              ns: Sequence[int]) -> float | None:
-    if base not in acc:
-        return None
-    return _avg([acc[keys[n]] - acc[base] if keys[n] in acc else None for n in ns])
-
-
-def _transfer_drop(pts: treatments.Points, ns: Sequence[int]) -> float | None:
-    base = pts.base()
-    return _avg([None if base is None or pts.mean("AnB", n) is None else pts.mean("AnB", n) - base
-                 for n in ns])
-
-
-def _natman_drop(acc: Accuracies, ns: Sequence[int]) -> float | None:
-    """natman XnY less natman baseY, both directions, averaged over ns."""
-    drops = []
-    for source, target in (("A", "B"), ("B", "A")):
-        keys = {n: f"natman/{source}{n}{target}" for n in ns}
-        drops.append(_relative(acc, keys, f"natman/base{target}", ns))
-    return _avg(drops)
-
-
-def _random_drop(acc: Accuracies, ns: Sequence[int]) -> float | None:
-    return _relative(acc, {n: f"whole/random{n}" for n in ns}, "whole/base", ns)
-
-
-def _diff(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else a - b
-
-
-HIGH, LOW, MIDDLE, ALL = (6, 7), (1, 2), (3, 4, 5), tuple(range(1, plan.LAYERS + 1))
-
-# (claim, quantity, effect, q from (points, accuracies))
-Quantity = Callable[[treatments.Points, Accuracies], float | None]
-SPECS: tuple[tuple[str, str, bool, Quantity], ...] = (
+Part = Callable[[Unit], Combo]
+# (claim, quantity, tolerance, q per random-split replicate); findings 6 and 7 are differences of
+# the random splits' estimate and another set's (_FAR), below.
+SPECS: tuple[tuple[str, str, float | None, Part], ...] = (
     ("layers 1-2 transfer almost perfectly (AnB close to baseB at n = 1, 2)",
-     "baseB - mean AnB(n = 1, 2)", False,
-     lambda p, a: _diff(p.base(), _avg([p.mean("AnB", n) for n in LOW]))),
+     "baseB - mean AnB(n = 1, 2)", NO_EFFECT_TOLERANCE,
+     lambda u: estimate.minus(u.base, estimate.mean_of([u.net("AnB", n) for n in LOW]))),
     ("fragile co-adaptation: the selffer BnB dips below baseB at middle n",
-     "baseB - mean BnB(n = 3, 4, 5)", True,
-     lambda p, a: _diff(p.base(), _avg([p.mean("BnB", n) for n in MIDDLE]))),
+     "baseB - mean BnB(n = 3, 4, 5)", None,
+     lambda u: estimate.minus(u.base, estimate.mean_of([u.net("BnB", n) for n in MIDDLE]))),
     ("fine-tuning recovers the co-adapted interactions (BnB+ close to baseB)",
-     "mean BnB+(n = 1..7) - baseB", False,
-     lambda p, a: _diff(_avg([p.mean("BnB+", n) for n in ALL]), p.base())),
+     "mean BnB+(n = 1..7) - baseB", NO_EFFECT_TOLERANCE, lambda u: u.mean_rel("BnB+", ALL)),
     ("representation specificity: AnB falls below BnB, more at high n",
-     "mean (BnB - AnB)(n = 6, 7) - mean (BnB - AnB)(n = 1, 2)", True,
-     lambda p, a: _diff(_avg([_diff(p.mean("BnB", n), p.mean("AnB", n)) for n in HIGH]),
-                        _avg([_diff(p.mean("BnB", n), p.mean("AnB", n)) for n in LOW]))),
+     "mean (BnB - AnB)(n = 6, 7) - mean (BnB - AnB)(n = 1, 2)", None,
+     lambda u: estimate.minus(_specificity(u, HIGH), _specificity(u, LOW))),
     ("transfer with fine-tuning generalises better than training from scratch (AnB+ above baseB)",
-     "mean AnB+(n = 1..7) - baseB", True,
-     lambda p, a: _diff(_avg([p.mean("AnB+", n) for n in ALL]), p.base())),
+     "mean AnB+(n = 1..7) - baseB", None, lambda u: u.mean_rel("AnB+", ALL)),
     ("features from a distant task (the dissimilar split) transfer worse at high n",
      "mean (AnB - baseB)(n = 6, 7) on random splits - mean (XnY - baseY)(n = 6, 7) on natman",
-     True, lambda p, a: _diff(_transfer_drop(p, HIGH), _natman_drop(a, HIGH))),
+     None, lambda u: u.mean_rel("AnB", HIGH)),
     ("random frozen lower layers do worse than transferred ones",
      "mean (AnB - baseB)(n = 1..7) on random splits - mean (randomN - whole base)(n = 1..7)",
-     True, lambda p, a: _diff(_transfer_drop(p, ALL), _random_drop(a, ALL))),
+     None, lambda u: u.mean_rel("AnB", ALL)),
 )
 
 
-def relative(acc: Accuracies) -> dict[str, float]:
-    """Every split net's accuracy less its target half's base net (the mean over the base and
-    its seed replicates where they exist): halves of unequal difficulty pool without bias, as the
-    paper pools its equally hard random halves."""
-    nets = {net.key: net for net in plan.all_nets()}
-    out = {}
-    for key, value in acc.items():
-        net = nets.get(key)
-        if net is None or net.target_half is None:
-            continue
-        bases = [f"{net.group}/base{net.target_half}"]
-        if net.target_half == "B":
-            bases += [f"{net.group}/baseB-seed{s}" for s in plan.NOISE_SEEDS]
-        present = [acc[b] for b in bases if b in acc]
-        if bases[0] in acc:
-            out[key] = value - mean(present)
-    return out
+def _far(number: int, acc: Accuracies, noise: Noise | None) -> Estimate:
+    """What findings 6 and 7 subtract: natman's transfers, or the random frozen layers."""
+    if number == 6:
+        return estimate.over([u.mean_rel("AnB", HIGH) for u in treatments.units(acc, ["natman"])],
+                             acc, noise)
+    random = estimate.mean_of([estimate.net(f"whole/random{n}") for n in ALL])
+    return estimate.over([estimate.minus(random, estimate.net("whole/base"))], acc, noise)
 
 
-def findings(acc: Accuracies, spread: float | None,
-             groups: Sequence[str] = treatments.RANDOM_GROUPS) -> list[Finding]:
-    """The seven findings from our accuracies, beside the same quantities from the paper's; both
-    halves of each split count, each net against its own target half's base (`relative`)."""
-    ours = treatments.points(relative(acc), groups, True)
-    published = paper.accuracies()
-    theirs = treatments.points(relative(published), treatments.RANDOM_GROUPS, True)
+def _estimates(acc: Accuracies, noise: Noise | None,
+               groups: Sequence[str]) -> list[Estimate]:
+    reps = treatments.units(acc, groups)
     out = []
-    for number, (claim, quantity, effect, q) in enumerate(SPECS, 1):
-        mine = q(ours, acc)
-        out.append(Finding(number, claim, quantity, effect, mine, q(theirs, published),
-                           verdict(mine, effect, spread)))
+    for number, (_, _, _, part) in enumerate(SPECS, 1):
+        e = estimate.over([part(u) for u in reps], acc, noise)
+        out.append(estimate.difference(e, _far(number, acc, noise)) if number >= 6 else e)
     return out
+
+
+def findings(acc: Accuracies, noise: Noise | None, published: Accuracies,
+             groups: Sequence[str] = treatments.RANDOM_GROUPS) -> list[Finding]:
+    """The seven findings from our accuracies, beside the same from the paper's (`published`,
+    the same metric)."""
+    ours = _estimates(acc, noise, groups)
+    theirs = _estimates(published, None, treatments.RANDOM_GROUPS)
+    return [Finding(number, claim, quantity, tol, mine, paper_q, estimate.judge(mine, tol))
+            for number, ((claim, quantity, tol, _), mine, paper_q)
+            in enumerate(zip(SPECS, ours, theirs, strict=True), 1)]
 
 
 @dataclass(frozen=True)
 class Control:
     name: str
-    value: float | None  # percentage points as a fraction
+    ours: Estimate
     limit: float
-    met: bool | None     # None: no data
-    paper: float | None  # the same from the paper's nets (its selffers AnA+, against baseA)
+    status: str      # met, not met, within noise, no data
+    paper: Estimate  # the same from the paper's nets (its selffers AnA, AnA+)
+
+    @property
+    def criterion(self) -> str:
+        return estimate.criterion(self.limit).replace("reproduced", MET)
 
 
-def _control_values(pts: treatments.Points) -> list[float | None]:
-    base = pts.base()
-    plus = [_diff(pts.mean("BnB+", n), base) for n in ALL]
-    mean_plus = _avg(plus)
-    worst = None if mean_plus is None else max(plus, key=lambda v: abs(v))
-    return [_diff(pts.mean("BnB", 1), base), mean_plus, worst]
+CONTROL_NAMES = ("selffer at n = 1 (B1B or A1A) - baseB",
+                 "mean over n = 1..7 of fine-tuned selffer (BnB+) - baseB",
+                 "fine-tuned selffer - baseB at the n where its mean is largest")
+CONTROL_LIMITS = (0.010, 0.010, 0.015)
 
 
-def controls(acc: Accuracies, group: str = "split0") -> list[Control]:
-    """The paper's own controls on one split, which only converged base nets meet: a net whose
-    first layer is its own base's (B1B) and the selffers fine-tuned on their own data (BnB+)
-    give nothing back. baseB is the mean over the base net and its seed replicates."""
-    ours = _control_values(treatments.points(acc, (group,), False))
-    theirs = _control_values(treatments.points(relative(paper.accuracies()),
-                                           treatments.RANDOM_GROUPS, True))
-    names = ("B1B - baseB", "mean over n = 1..7 of BnB+ - baseB",
-             "largest |BnB+ - baseB| over n = 1..7")
-    limits = (0.010, 0.010, 0.015)
-    return [Control(name, value, limit, None if value is None else abs(value) <= limit, paper_q)
-            for name, value, limit, paper_q in zip(names, ours, limits, theirs, strict=True)]
+def _control_estimates(acc: Accuracies, noise: Noise | None,
+                       groups: Sequence[str]) -> list[Estimate]:
+    reps = treatments.units(acc, groups)
+    first = estimate.over([u.rel("BnB", 1) for u in reps], acc, noise)
+    mean_plus = estimate.over([u.mean_rel("BnB+", ALL) for u in reps], acc, noise)
+    per_n = [estimate.over([u.rel("BnB+", n) for u in reps], acc, noise) for n in ALL]
+    present = [e for e in per_n if e.mean is not None]
+    worst = max(present, key=lambda e: abs(e.mean)) if present else estimate.NONE
+    if present:
+        worst = Estimate(worst.mean, worst.replicates, worst.se, worst.df,
+                         f"n = {per_n.index(worst) + 1}; {worst.how}")
+    return [first, mean_plus, worst]
+
+
+def controls(acc: Accuracies, noise: Noise | None, published: Accuracies,
+             groups: Sequence[str] = treatments.RANDOM_GROUPS) -> list[Control]:
+    """The paper's own controls, which only converged base nets meet: a net whose first layer is
+    its own base's (B1B, A1A) and the selffers fine-tuned on their own data (BnB+, AnA+) give
+    nothing back, each against its own base."""
+    ours = _control_estimates(acc, noise, groups)
+    theirs = _control_estimates(published, None, treatments.RANDOM_GROUPS)
+    out = []
+    for name, mine, limit, paper_q in zip(CONTROL_NAMES, ours, CONTROL_LIMITS, theirs,
+                                          strict=True):
+        status = estimate.judge(mine, limit).replace(NOT_REPRODUCED, NOT_MET)
+        out.append(Control(name, mine, limit, status.replace(REPRODUCED, MET), paper_q))
+    return out
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything judged from one metric's accuracies: the noise, the derived quantities per n
+    (ours and the paper's), the findings and the controls."""
+
+    metric: str
+    noise: Noise | None
+    derived: dict[str, dict[int, tuple[Estimate, Estimate]]]
+    findings: list[Finding]
+    controls: list[Control]
+
+
+def analyse(acc: Accuracies, metric: str = paper.PLOTTED) -> Analysis:
+    """The one computation behind findings.md, derived.csv, the report and `make compare`."""
+    published = paper.accuracies(metric)
+    spread = estimate.noise(acc)
+    ours = treatments.derived(acc, treatments.RANDOM_GROUPS, spread)
+    theirs = treatments.derived(published, treatments.RANDOM_GROUPS, None)
+    derived = {q: {n: (ours[q][n], theirs[q][n]) for n in ALL} for q in treatments.DERIVED}
+    return Analysis(metric, spread, derived, findings(acc, spread, published),
+                    controls(acc, spread, published))

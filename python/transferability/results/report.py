@@ -1,8 +1,9 @@
 """One self-contained HTML page of a dataset's results: figures embedded, no network needed.
 
 It holds what the runs under RUNS measured and nothing else: the settings that made them, the
-figures, every net beside the paper's published accuracy, the derived quantities with the noise,
-and the paper's findings with the verdicts of findings.py.
+paper's findings and controls with the verdicts of findings.py, the figures, the derived
+quantities with their intervals, and every net beside the paper's. Its provenance is the commit,
+the date and the machine's kind; no path of the machine that made it.
 """
 
 from __future__ import annotations
@@ -26,14 +27,15 @@ from transferability.disk import replacing, write_csv, write_text
 from transferability.nets import caffenet, solver
 from transferability.plan.datasets import IMAGENET
 from transferability.results import compare, findings, paper, tables, treatments
-from transferability.results.figures import Source, figure2, figure3, pooling, reduced
+from transferability.results.figures import Source, figure2, figure3, reduced
 
-CSS = """body{font-family:sans-serif;max-width:70em;margin:2em auto;padding:0 1em;color:#222}
+CSS = """body{font-family:sans-serif;max-width:80em;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:90%}
 td,th{border:1px solid #bbb;padding:.2em .5em;text-align:right}
 td.t,th.t{text-align:left}
+td{white-space:nowrap}td.t{white-space:normal}
 img{max-width:100%;border:1px solid #ddd;margin:.5em 0}
-.reproduced{background:#dcf5dc}.not-reproduced{background:#f8d8d8}
+.reproduced,.met{background:#dcf5dc}.not-reproduced,.not-met{background:#f8d8d8}
 .within-noise{background:#f5f0d0}.no-data{color:#888}"""
 
 
@@ -43,16 +45,16 @@ def _png(fig: Figure) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _table(rows: Sequence[Mapping[str, compare.Cell]], columns: Sequence[str],
+def _table(rows: Sequence[Mapping[str, compare.Cell]], shown: compare.Shown,
            row_class: str | None = None) -> str:
-    head = "".join(f'<th class="t">{html.escape(c)}</th>' for c in columns)
+    """An HTML table of a shown table: text cells left-aligned, numbers right-aligned."""
+    head = "".join(f'<th class="t">{html.escape(h)}</th>' for h, _ in shown)
     body = []
-    for row in rows:
+    for row, texts in zip(rows, compare.cells(rows, shown), strict=True):
         cls = f' class="{str(row[row_class]).replace(" ", "-")}"' if row_class else ""
         cells = []
-        for c in columns:
-            text = compare.cell(c, row[c])
-            left = ' class="t"' if isinstance(row[c], str) or row[c] is None else ""
+        for text in texts:
+            left = "" if compare.is_number(text) else ' class="t"'
             cells.append(f"<td{left}>{html.escape(text)}</td>")
         body.append(f"<tr{cls}>{''.join(cells)}</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
@@ -83,8 +85,19 @@ def provenance() -> dict[str, str]:
     return {
         "commit": _commit(),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
+        "machine": f"{_cpu()}, {os.cpu_count()} cores, {platform.platform()}",
     }
+
+
+def _cpu() -> str:
+    """The processor's model name (Linux), else its architecture."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{platform.machine()} {line.split(':', 1)[1].strip()}"
+    except OSError:
+        pass
+    return platform.machine()
 
 
 def _crop(profile) -> str:
@@ -114,33 +127,27 @@ def settings(dataset: str) -> list[tuple[str, str]]:
         rows.append(("epochs (of a half's training set)",
                      f"{step:.1f} per lr step, {total:.1f} in all (the paper: {paper_step:.0f} "
                      f"per step, {paper_total:.0f} in all)"))
+    rows.append(("plotted accuracy", compare.plotted_meaning(dataset)))
     seed = standard.random_seed
     replicates = ", ".join(f"baseB-seed{s} uses {(seed or 0) + s}" for s in plan.NOISE_SEEDS)
     rows.append(("seeds", f"random_seed {seed} for every net; {replicates}"))
     return rows
 
 
-RELATIVE_LABEL = "Top-1 accuracy less the target half's base net"
-
-
-def relative_source(src: Source) -> Source:
-    """Every split net less its own target half's base, halves pooled: Figure 2 over several
-    splits whose halves differ in difficulty."""
-    return replace(src, name=f"{src.name}-relative", acc=findings.relative(src.acc),
-                   pool_halves=True, y_label=RELATIVE_LABEL)
-
-
 def _figures(src: Source) -> list[tuple[str, Figure]]:
+    """Figure 2 over the random splits and for each split, every net less its own base with
+    both halves' nets (so the selffers AnA and BnB alike); Figure 3; the reduced-data curve."""
+    rel = replace(src, pool_halves=True, relative=True)
     present = {key.split("/")[0] for key in src.acc}
     out = []
     random_splits = present & set(treatments.RANDOM_GROUPS)
     if len(random_splits) > 1:
-        label = f"{len(random_splits)} random splits, both halves, each net less its own base"
-        out.append((f"Figure 2, {label}",
-                    figure2(relative_source(src), treatments.RANDOM_GROUPS, label)))
+        label = f"{len(random_splits)} random splits, each net less its own base"
+        out.append((f"Figure 2, {label}", figure2(rel, treatments.RANDOM_GROUPS, label)))
     for group in [plan.group_of_split(s) for s in plan.SPLITS if plan.group_of_split(s) in present]:
-        label = group.replace("split", "split ") if group != "natman" else "natural/man-made"
-        out.append((f"Figure 2, {label}", figure2(src, (group,), label)))
+        label = (group.replace("split", "split ") if group != "natman" else "natural/man-made")
+        label += ", each net less its own base"
+        out.append((f"Figure 2, {label}", figure2(rel, (group,), label)))
     if present & {"natman", "whole"}:
         out.append(("Figure 3", figure3(src)))
     if "reduced" in present:
@@ -150,72 +157,70 @@ def _figures(src: Source) -> list[tuple[str, Figure]]:
 
 @dataclass(frozen=True)
 class Study:
-    """What the runs of one dataset under a RUNS folder measured, and what follows from it."""
+    """What the runs of one dataset measured, and what follows from it on both metrics."""
 
-    runs_dir: Path
     dataset: str
     runs: list[tables.Run]
-    acc: dict[str, float]
+    acc: dict[str, float]    # the plotted metric, which the judgement uses
     unfinished: set[str]
-    pool: bool
-    spread: float | None
-    found: list[dict[str, compare.Cell]]
-    controls: list[findings.Control]
+    analysis: findings.Analysis
+    final: findings.Analysis  # the same at the final test
 
     @property
     def source(self) -> Source:
-        return Source(self.dataset, self.dataset, f"{self.dataset} runs in {self.runs_dir}",
-                      self.acc, self.pool, frozenset(self.unfinished))
+        return Source(self.dataset, self.dataset, f"{self.dataset}: {len(self.acc)} networks",
+                      self.acc, True, frozenset(self.unfinished))
 
 
 def study(runs_dir: Path, dataset: str) -> Study:
     runs, _ = tables.scan(runs_dir, dataset)
-    acc, unfinished = tables.accuracies(runs, dataset)
-    spread, found, controls = compare.judged(acc)
-    return Study(runs_dir, dataset, runs, acc, unfinished, pooling(dataset, None), spread,
-                 found, controls)
+    acc, unfinished = tables.accuracies(runs, dataset, paper.PLOTTED)
+    final, _ = tables.accuracies(runs, dataset, paper.FINAL)
+    return Study(dataset, runs, acc, unfinished, findings.analyse(acc, paper.PLOTTED),
+                 findings.analyse(final, paper.FINAL))
 
 
 def page(st: Study) -> str:
     """The report's HTML for one dataset's runs."""
-    dataset, acc, unfinished, runs_dir = st.dataset, st.acc, st.unfinished, st.runs_dir
-    spread, found = st.spread, st.found
-    nets = compare.net_rows(st.runs)
-    derived = compare.derived_rows(acc, st.pool, spread)
-    src = st.source
     where = provenance()
     esc = html.escape
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-        f"<title>Transferability: {esc(dataset)} results</title><style>{CSS}</style></head><body>",
-        f"<h1>How transferable are features: {esc(dataset)} results</h1>",
-        f"<p>{len(acc)} networks with a test result ({len(unfinished)} unfinished) in "
-        f"<code>{esc(str(runs_dir))}</code>. Commit {esc(where['commit'])}, {esc(where['date'])}, "
+        f"<title>Transferability: {esc(st.dataset)} results</title><style>{CSS}</style>"
+        "</head><body>",
+        f"<h1>How transferable are features: {esc(st.dataset)} results</h1>",
+        f"<p>{len(st.acc)} networks with a plotted accuracy, {len(st.unfinished)} of them "
+        f"unfinished. Commit {esc(where['commit'])}, {esc(where['date'])}, "
         f"{esc(where['machine'])}.</p>",
         "<h2>Settings</h2>",
         "<table>" + "".join(f'<tr><th class="t">{esc(k)}</th><td class="t">{esc(v)}</td></tr>'
-                            for k, v in settings(dataset)) + "</table>",
+                            for k, v in settings(st.dataset)) + "</table>",
         "<h2 id='findings'>The paper's findings, judged from these numbers</h2>",
-        f"<p>{esc(compare.noise_line(spread))}</p>",
-        "<p>Convergence controls on split 0 (baseB = mean of the base net and its seed "
-        "replicates):</p><ul>" + "".join(f"<li>{esc(line.strip())}</li>"
-                                         for line in compare.control_lines(st.controls))
-        + "</ul>",
-        f"<p>{esc(findings.__doc__.split(chr(10) * 2, 1)[1])}</p>",
-        _table(found, compare.FINDING_COLUMNS, row_class="verdict"),
+        f"<p>{esc(compare.metric_line(st.dataset))}</p>",
+        f"<p>{esc(compare.REPLICATES)}</p>",
+        f"<p>{esc(compare.noise_line(st.analysis.noise))}</p>",
+        f"<p>{esc(findings.CRITERIA)}</p>",
+        _table(compare.finding_rows(st.analysis, st.final), compare.FINDING_SHOWN,
+               row_class="verdict"),
+        "<h2 id='controls'>Convergence controls</h2>",
+        "<p>Each selffer less its own base; limits are those the paper's own nets meet.</p>",
+        _table(compare.control_rows(st.analysis, st.final), compare.CONTROL_SHOWN,
+               row_class="status"),
         "<h2>Figures</h2>",
     ]
-    for title, fig in _figures(src):
+    for title, fig in _figures(st.source):
         parts.append(f"<h3>{esc(title)}</h3><img alt='{esc(title)}' "
                      f"src='data:image/png;base64,{_png(fig)}'>")
     parts += [
         "<h2>Derived quantities per n (percentage points)</h2>",
         "<p>" + "; ".join(f"{esc(k)} = {esc(v)}" for k, v in treatments.DERIVED.items())
-        + ". Paper: halves pooled, BnB from its AnA nets.</p>",
-        _table(derived, compare.DERIVED_COLUMNS),
+        + ", each over the replicates of random splits 0-3 (the paper's: the same computation "
+        "on its published nets).</p>",
+        _table(compare.derived_rows(st.analysis), compare.DERIVED_SHOWN),
         "<h2>Every network beside the paper</h2>",
-        f"<p>Top-1 accuracy (%) at the last test; paper: {esc(paper.SOURCE)}.</p>",
-        _table(nets, compare.NET_COLUMNS),
+        f"<p>Top-1 accuracy (%) at the final test and as plotted; each side's plotted accuracy "
+        f"less its own base (points), the comparable number. Paper: {esc(paper.SOURCE)}.</p>",
+        _table(compare.net_rows(st.runs), compare.NET_SHOWN),
         "</body></html>",
     ]
     return "\n".join(parts)
@@ -227,49 +232,62 @@ def write(st: Study, out: Path) -> Path:
 
 
 def study_findings_markdown(st: Study, where: Mapping[str, str]) -> str:
-    """The findings as a Markdown table, with the noise, the criteria and where they came from."""
-    dataset, found, spread, controls, count = (st.dataset, st.found, st.spread, st.controls,
-                                               len(st.acc))
+    """The findings as Markdown: the controls, the findings and the derived quantities with
+    their intervals, the noise, the criteria and where they came from."""
     lines = [
-        f"# The paper's findings on {dataset}, judged from the measured accuracies",
+        f"# The paper's findings on {st.dataset}, judged from the measured accuracies",
         "",
-        f"{count} networks; commit {where['commit']}, {where['date']}, {where['machine']}.",
-        f"Made by `make -j2 study DATASET={dataset}` (training every network of the plan that has "
-        "no final model yet, then `make publish`).",
+        f"{len(st.acc)} networks; commit {where['commit']}, {where['date']}, {where['machine']}.",
+        f"Made by `make -j2 study DATASET={st.dataset}` (training every network of the plan that "
+        "has no final model yet, then `make publish`).",
         "",
-        *(f"- {name}: {value}" for name, value in settings(dataset)),
+        *(f"- {name}: {value}" for name, value in settings(st.dataset)),
         "",
-        compare.noise_line(spread),
+        compare.metric_line(st.dataset),
         "",
-        "Convergence controls on split 0 (baseB = mean of the base net and its seed replicates):",
+        compare.REPLICATES,
         "",
-        *(f"- {line.strip()}" for line in compare.control_lines(controls)),
+        compare.noise_line(st.analysis.noise),
         "",
-        findings.__doc__.split("\n\n", 1)[1].replace("\n", " ").strip(),
+        "## Convergence controls",
         "",
+        "Each selffer less its own base; limits are those the paper's own nets meet.",
+        "",
+        *compare.markdown(compare.control_rows(st.analysis, st.final), compare.CONTROL_SHOWN),
+        "",
+        "## Findings",
+        "",
+        findings.CRITERIA,
+        "",
+        *compare.markdown(compare.finding_rows(st.analysis, st.final), compare.FINDING_SHOWN),
+        "",
+        "## Derived quantities per n (percentage points)",
+        "",
+        "; ".join(f"{k} = {v}" for k, v in treatments.DERIVED.items()) + ".",
+        "",
+        *compare.markdown(compare.derived_rows(st.analysis), compare.DERIVED_SHOWN),
     ]
-    lines += compare.markdown_table(
-        found, ("finding", "claim", "q", "q ours", "q paper", "verdict"),
-        ("#", "the paper's finding", "q", "ours (points)", "paper (points)", "verdict"),
-        compare.cell)
     return "\n".join(lines) + "\n"
 
 
 def publish(st: Study, out: Path) -> list[Path]:
     """The committed results of a study: tables, figures, findings and the report, in `out`."""
-    src = replace(st.source, title=f"{st.dataset}: {len(st.acc)} networks")
+    src = st.source
+    rel = replace(src, relative=True)
     out.mkdir(parents=True, exist_ok=True)
     written = [write_csv(out / "networks.csv", [run.row() for run in st.runs], tables.COLUMNS)]
     for name, rows, columns in (
             ("compare.csv", compare.net_rows(st.runs), compare.NET_COLUMNS),
-            ("derived.csv", compare.derived_rows(st.acc, st.pool, st.spread),
-             compare.DERIVED_COLUMNS),
-            ("findings.csv", st.found, compare.FINDING_COLUMNS)):
+            ("derived.csv", compare.derived_rows(st.analysis), compare.DERIVED_COLUMNS),
+            ("findings.csv", compare.finding_rows(st.analysis, st.final),
+             compare.FINDING_COLUMNS),
+            ("controls.csv", compare.control_rows(st.analysis, st.final),
+             compare.CONTROL_COLUMNS)):
         written.append(write_csv(out / name, rows, columns))
     written.append(write_text(out / "findings.md", study_findings_markdown(st, provenance())))
-    figures = {"figure2": figure2(relative_source(src), treatments.RANDOM_GROUPS,
-                                  "random splits 0-3, both halves, each net less its own base"),
-               "figure2_split0": figure2(src, ("split0",), "split 0"),
+    figures = {"figure2": figure2(rel, treatments.RANDOM_GROUPS,
+                                  "random splits 0-3, each net less its own base"),
+               "figure2_split0": figure2(rel, ("split0",), "split 0, each net less its own base"),
                "figure3": figure3(src), "reduced": reduced(src)}
     for stem, fig in figures.items():
         with replacing(out / f"{stem}.png") as tmp:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
-from transferability import plan
+from transferability import caffe_io, plan
 from transferability.errors import UserError
 from transferability.plan import Net, layout
+from transferability.results import metric, paper
 from transferability.training.logparse import TrainingLog, parse_log
 
 COLUMNS = ("dataset", "group", "net", "paper_name", "source_half", "target_half", "n", "layers",
-           "iterations", "top1_accuracy", "finished")
+           "iterations", "top1_accuracy", "top1_plotted", "finished")
 
 
 @dataclass(frozen=True)
@@ -29,18 +31,35 @@ class Run:
     def accuracy(self) -> float | None:
         return self.log.final_accuracy if self.log else None
 
+    @cached_property
+    def plotted(self) -> float | None:
+        """The paper's plotted number for this run (results/metric.py), from the tests of its log
+        and the step schedule of the solver it ran; None before its last lr step is tested."""
+        solver = self.path / layout.SOLVER
+        if not self.log or not solver.is_file():
+            return None
+        s = caffe_io.read_solver(solver)
+        paper_rule = plan.DATASETS[self.dataset].schedules == "paper"
+        return metric.plotted([(it, acc) for it, acc, _ in self.log.tests], paper_rule,
+                              s.stepsize, s.max_iter)
+
+    def value(self, which: str) -> float | None:
+        """The accuracy by metric: paper.FINAL (the last test) or paper.PLOTTED."""
+        return self.accuracy if which == paper.FINAL else self.plotted
+
     @property
     def iterations(self) -> int:
         return self.log.last_iteration if self.log else 0
 
     def row(self) -> dict[str, object]:
         net = self.net
-        acc = self.accuracy
+        acc, plotted = self.accuracy, self.plotted
         return {
             "dataset": self.dataset, "group": net.group, "net": net.name,
             "paper_name": plan.paper_name(net), "source_half": net.source_half or "",
             "target_half": net.target_half or "", "n": net.n, "layers": layers(net),
             "iterations": self.iterations, "top1_accuracy": "" if acc is None else f"{acc:.6g}",
+            "top1_plotted": "" if plotted is None else f"{plotted:.6g}",
             "finished": "yes" if self.finished else "no",
         }
 
@@ -84,13 +103,16 @@ def scan(runs_dir: Path, dataset: str | None = None) -> tuple[list[Run], list[Pa
     return runs, unknown
 
 
-def accuracies(runs: Iterable[Run], dataset: str) -> tuple[dict[str, float], set[str]]:
-    """Plan key -> top-1 accuracy at the last test, and the keys of runs not yet finished."""
+def accuracies(runs: Iterable[Run], dataset: str, which: str = paper.FINAL,
+               ) -> tuple[dict[str, float], set[str]]:
+    """Plan key -> top-1 accuracy by metric (the last test, or paper.PLOTTED), and the keys of
+    runs not yet finished."""
     acc: dict[str, float] = {}
     unfinished: set[str] = set()
     for run in runs:
-        if run.dataset == dataset and run.accuracy is not None:
-            acc[run.net.key] = run.accuracy
+        value = run.value(which) if run.dataset == dataset else None
+        if value is not None:
+            acc[run.net.key] = value
             if not run.finished:
                 unfinished.add(run.net.key)
     return acc, unfinished

@@ -1,22 +1,26 @@
-"""Figure 2's treatments and the paper's derived quantities, from plan key -> accuracy.
+"""Figure 2's treatments on the replicates of a study, and the paper's derived quantities per n.
 
-The treatments are named for target half B: baseB, BnB (selffer), BnB+, AnB (transfer), AnB+. With
-`pool_halves` the two halves count alike, as the paper does for its 500/500 random splits: every
-base net is a baseB point, every XnX a BnB point (the authors trained AnA), every XnY (X != Y) an
-AnB point. Without it only nets that train on half B count (for halves of unequal difficulty).
+A replicate (`Unit`) is one split and one direction: the nets that train on one target half of one
+split, each taken against that half's base net (the mean of the base net and its seed replicates
+where they exist). The treatments are named for target half B: baseB, BnB (the selffer: copied
+from the target half's own base), BnB+, AnB (the transfer: copied from the other half's base),
+AnB+. So the paper's selffers AnA (target A) and the demo's BnB (target B) count alike, each
+against its own base, and so do the transfers AnB and BnA: halves of unequal difficulty pool
+without bias. Random splits 0-3 give up to 8 replicates; the demo's split 0 one (target B).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from statistics import mean
 
 from transferability import plan
-from transferability.plan import Net
+from transferability.results import estimate
+from transferability.results.estimate import Accuracies, Combo, Estimate, Noise
 
 TREATMENTS = ("baseB", "BnB", "BnB+", "AnB", "AnB+")
-RANDOM_GROUPS = tuple(f"split{s}" for s in "0123")
+RANDOM_GROUPS = tuple(f"split{s}" for s in plan.RANDOM_SPLITS)
+ALL = tuple(range(1, plan.LAYERS + 1))
 DERIVED = {
     "co-adaptation drop": "baseB - BnB",
     "specificity drop": "BnB - AnB",
@@ -24,71 +28,123 @@ DERIVED = {
 }
 
 
-def treatment(net: Net, pool_halves: bool) -> str | None:
-    """Which of TREATMENTS a split net belongs to, or None."""
-    if net.target_half is None:
-        return None
-    if not pool_halves and net.target_half != "B":
-        return None
-    if net.n == 0:
-        return "baseB"
-    kind = "BnB" if net.source_half == net.target_half else "AnB"
-    return kind if net.frozen else kind + "+"
-
-
-def default_pooling(dataset: str) -> bool:
-    """Pool the halves for ImageNet's equal random halves, as the paper does; not otherwise."""
-    return dataset == "imagenet"
-
-
 @dataclass(frozen=True)
-class Points:
-    """Accuracies by treatment and n (baseB at n = 0), and the plan keys they came from."""
+class Unit:
+    """One replicate: the nets of `group` that train on half `target`."""
 
-    values: dict[str, dict[int, list[float]]]
-    keys: set[str]
+    group: str
+    target: str
+    base_keys: tuple[str, ...]  # the target half's base net and its seed replicates
 
-    def at(self, name: str, n: int) -> list[float]:
-        return self.values[name].get(n, [])
+    @property
+    def source(self) -> str:
+        return "A" if self.target == "B" else "B"
 
-    def mean(self, name: str, n: int) -> float | None:
-        values = self.at(name, n)
-        return mean(values) if values else None
+    @property
+    def base(self) -> Combo:
+        return estimate.mean_of([estimate.net(k) for k in self.base_keys])
 
-    def base(self) -> float | None:
-        return self.mean("baseB", 0)
+    def key(self, name: str, n: int) -> str:
+        """The plan key of treatment `name` (TREATMENTS, named for target B) at n."""
+        if name == "baseB":
+            return self.base_keys[0]
+        source = self.target if name.startswith("BnB") else self.source
+        return f"{self.group}/{source}{n}{self.target}{'+' if name.endswith('+') else ''}"
 
-    def means(self, name: str) -> dict[int, float]:
-        """n -> mean, only where the treatment has points."""
-        return {n: mean(v) for n, v in sorted(self.values[name].items()) if v}
+    def net(self, name: str, n: int) -> Combo:
+        return self.base if name == "baseB" else estimate.net(self.key(name, n))
 
-    def present(self, name: str) -> bool:
-        return any(self.values[name].values())
+    def rel(self, name: str, n: int) -> Combo:
+        """The treatment's net less the base."""
+        return estimate.minus(self.net(name, n), self.base)
 
-
-def points(acc: Mapping[str, float], groups: Iterable[str], pool_halves: bool) -> Points:
-    """Figure 2's points from the nets of `groups` that have an accuracy."""
-    groups = set(groups)
-    values: dict[str, dict[int, list[float]]] = {name: {} for name in TREATMENTS}
-    keys: set[str] = set()
-    for net in plan.all_nets():
-        name = treatment(net, pool_halves) if net.group in groups else None
-        if name is not None and net.key in acc:
-            values[name].setdefault(net.n, []).append(acc[net.key])
-            keys.add(net.key)
-    return Points(values, keys)
+    def mean_rel(self, name: str, ns: Iterable[int]) -> Combo:
+        return estimate.mean_of([self.rel(name, n) for n in ns])
 
 
-def _diff(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else a - b
+def base_keys(acc: Accuracies, group: str, half: str) -> tuple[str, ...]:
+    """The base net of `half` in `group` and its seed replicates, those that have an accuracy."""
+    keys = [f"{group}/base{half}"] + [f"{group}/base{half}-seed{s}" for s in plan.NOISE_SEEDS]
+    return tuple(k for k in keys if k in acc)
 
 
-def derived(p: Points) -> dict[str, dict[int, float | None]]:
-    """Per n = 1..7: co-adaptation drop, specificity drop, fine-tuning gain (None where missing)."""
-    base = p.base()
-    out: dict[str, dict[int, float | None]] = {name: {} for name in DERIVED}
-    for n in range(1, plan.LAYERS + 1):
-        out["co-adaptation drop"][n] = _diff(base, p.mean("BnB", n))
-        out["specificity drop"][n] = _diff(p.mean("BnB", n), p.mean("AnB", n))
-        out["fine-tuning gain"][n] = _diff(p.mean("AnB+", n), base)
+def units(acc: Accuracies, groups: Iterable[str], halves: Iterable[str] = plan.HALVES,
+          ) -> list[Unit]:
+    """The replicates of `groups` whose target half's base net has an accuracy."""
+    out = []
+    for group in groups:
+        for half in halves:
+            keys = base_keys(acc, group, half)
+            if keys and keys[0] == f"{group}/base{half}":
+                out.append(Unit(group, half, keys))
+    return out
+
+
+def own_base(acc: Accuracies, key: str) -> Combo | None:
+    """The base a net is measured against: its target half's (with seed replicates) for a split
+    net, the whole set's base net for the whole and reduced-data nets; None for others."""
+    net = plan.find(key)
+    if net.target_half is not None:
+        keys = base_keys(acc, net.group, net.target_half)
+        return estimate.mean_of([estimate.net(k) for k in keys]) if keys else None
+    if net.group in ("whole", "reduced") and "whole/base" in acc:
+        return estimate.net("whole/base")
+    return None
+
+
+def relative(acc: Accuracies, key: str) -> float | None:
+    """A net's accuracy less its own base's (`own_base`)."""
+    base = own_base(acc, key)
+    return None if base is None else estimate.value(estimate.minus(estimate.net(key), base), acc)
+
+
+def derived(acc: Accuracies, groups: Iterable[str], noise: Noise | None,
+            ) -> dict[str, dict[int, Estimate]]:
+    """Per n = 1..7 over the replicates of `groups`: co-adaptation drop (base less selffer),
+    specificity drop (selffer less transfer) and fine-tuning gain (fine-tuned transfer less
+    base)."""
+    reps = units(acc, groups)
+    out: dict[str, dict[int, Estimate]] = {name: {} for name in DERIVED}
+    for n in ALL:
+        out["co-adaptation drop"][n] = estimate.over(
+            [estimate.minus(u.base, u.net("BnB", n)) for u in reps], acc, noise)
+        out["specificity drop"][n] = estimate.over(
+            [estimate.minus(u.net("BnB", n), u.net("AnB", n)) for u in reps], acc, noise)
+        out["fine-tuning gain"][n] = estimate.over([u.rel("AnB+", n) for u in reps], acc, noise)
+    return out
+
+
+def treatment_means(acc: Accuracies, reps: list[Unit], name: str, noise: Noise | None,
+                    relative_to_base: bool) -> dict[int, Estimate]:
+    """n -> the treatment's mean over the replicates (less each one's base, or as accuracies),
+    only where it has one; baseB at n = 0 (0 by definition, with no interval, relative to it)."""
+    if name == "baseB":
+        if relative_to_base:
+            return {0: Estimate(0.0, (len(reps),))} if reps else {}
+        e = estimate.over([u.base for u in reps], acc, noise)
+        return {0: e} if e.mean is not None else {}
+    out = {}
+    for n in ALL:
+        e = estimate.over([u.rel(name, n) if relative_to_base else u.net(name, n) for u in reps],
+                          acc, noise)
+        if e.mean is not None:
+            out[n] = e
+    return out
+
+
+def points(acc: Accuracies, reps: list[Unit], name: str, relative_to_base: bool,
+           ) -> dict[int, list[float]]:
+    """n -> every net's value of the treatment (each base net and seed replicate at n = 0)."""
+    out: dict[int, list[float]] = {}
+    for u in reps:
+        if name == "baseB":
+            combos = {0: [estimate.net(k) for k in u.base_keys]}
+        else:
+            combos = {n: [estimate.net(u.key(name, n))] for n in ALL}
+        for n, cs in combos.items():
+            for c in cs:
+                c = estimate.minus(c, u.base) if relative_to_base else c
+                v = estimate.value(c, acc)
+                if v is not None:
+                    out.setdefault(n, []).append(v)
     return out
