@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from transferability import plan
+from transferability.commands import data_argument
 from transferability.disk import write_csv
 from transferability.results import compare, tables
 
@@ -18,7 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "co-adaptation drop (baseB - BnB), specificity drop (BnB - AnB) and "
                     "fine-tuning gain (AnB+ - baseB), ours and the paper's.")
     p.add_argument("runs_dir", type=Path, metavar="RUNS_DIR")
-    p.add_argument("--dataset", choices=plan.DATASETS, default="imagenet")
+    p.add_argument("--dataset", default="imagenet",
+                   help="imagenet, fashion-mnist or your own images' (under --data)")
+    data_argument(p)
     p.add_argument("--out", type=Path, metavar="OUT.csv",
                    help="also write the network table here and the derived one to "
                         "OUT_derived.csv")

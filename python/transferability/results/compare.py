@@ -66,7 +66,8 @@ def finding_rows(found: Sequence[findings.Finding], spread: float | None,
 
 
 def control_lines(found: Sequence[findings.Control]) -> list[str]:
-    """One line per control: its value, its limit and whether it is met."""
+    """One line per control: its value, its limit and whether it is met; a warning after them
+    when one is not."""
     out = []
     for c in found:
         value = "-" if c.value is None else f"{100 * c.value:+.2f}"
@@ -74,6 +75,11 @@ def control_lines(found: Sequence[findings.Control]) -> list[str]:
         theirs = "-" if c.paper is None else f"{100 * c.paper:+.2f}"
         out.append(f"  {c.name}: {value} points (limit +-{100 * c.limit:.1f}): {met}; "
                    f"the paper's nets: {theirs}")
+    failed = sum(c.met is False for c in found)
+    if failed:
+        out.append(f"  WARNING: {failed} of {len(found)} controls NOT met: the base nets may not "
+                   "have converged, and then the verdicts say as much about the training as about "
+                   "transfer (train the full schedule, or, on your own images, more EPOCHS)")
     return out
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from transferability import plan
 from transferability.errors import UserError
 from transferability.plan import Net, layout
+from transferability.plan.datasets import known
 from transferability.training.logparse import TrainingLog, parse_log
 
 COLUMNS = ("dataset", "group", "net", "paper_name", "source_half", "target_half", "n", "layers",
@@ -64,8 +65,9 @@ def scan(runs_dir: Path, dataset: str | None = None) -> tuple[list[Run], list[Pa
     """Every run folder under runs_dir in plan order, and the folders that name no planned net."""
     if not Path(runs_dir).is_dir():
         raise UserError(f"RUNS_DIR {runs_dir} is not a directory")
-    if dataset is not None and dataset not in plan.DATASETS:
-        raise UserError(f"unknown dataset '{dataset}': expected one of {', '.join(plan.DATASETS)}")
+    datasets = list(known())
+    if dataset is not None and dataset not in datasets:
+        raise UserError(f"unknown dataset '{dataset}': expected one of {', '.join(datasets)}")
     nets = {net.key: net for net in plan.known_nets()}
     order = {key: i for i, key in enumerate(nets)}
     runs: list[Run] = []
@@ -76,11 +78,11 @@ def scan(runs_dir: Path, dataset: str | None = None) -> tuple[list[Run], list[Pa
             continue
         if dataset is not None and ds != dataset:
             continue
-        if ds in plan.DATASETS and key in nets:
+        if ds in datasets and key in nets:
             runs.append(_read_run(ds, nets[key], path))
         else:
             unknown.append(path)
-    runs.sort(key=lambda r: (list(plan.DATASETS).index(r.dataset), order[r.net.key]))
+    runs.sort(key=lambda r: (datasets.index(r.dataset), order[r.net.key]))
     return runs, unknown
 
 
