@@ -124,7 +124,7 @@ def test_a_description_says_what_it_chose(tmp_path: Path) -> None:
     assert (described["size"], described["channels"]) == (16, 3)
     assert sorted(described["halves"]) == sorted(f"half{s}{h}" for s in "0123" for h in "AB")
     said = dict(described["statements"])
-    assert said["images"].endswith("; files that are no images, skipped: 1")
+    assert said["images"].endswith("; files or folders that are no images, skipped: 1")
     assert said["channels"].startswith("3: 1 greyscale and 30 colour images")
     assert said["halves"].endswith("no natman nets (no HALVES file naming the classes of half A)")
     assert said["reduced sets"] == ("1 to 2 images a class (its smallest class has 4 training "

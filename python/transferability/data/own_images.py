@@ -277,7 +277,7 @@ def describe(name: str, given: Settings, workers: int = 2) -> Described:
     statements = [
         ("images", f"{root}: {len(folder.classes)} classes, {len(train_list)} training and "
                    f"{len(valid_list)} validation images"
-                   + (f"; files that are no images, skipped: {folder.not_images}"
+                   + (f"; files or folders that are no images, skipped: {folder.not_images}"
                       if folder.not_images else "")
                    + (f"; unreadable images, left out (SKIP_BAD_IMAGES=1): {len(bad)}"
                       if bad else "")),
