@@ -117,7 +117,8 @@ def _images(tmp_path: Path, counts=(6, 5, 7, 5)) -> Path:
 def test_a_description_says_what_it_chose(tmp_path: Path) -> None:
     images = _images(tmp_path, (9, 6, 11, 5))
     (images / "c0" / "notes.txt").write_text("not an image")
-    make("data", "DATASET=colours", f"IMAGES={images}", f"DATA={tmp_path / 'data'}")
+    make(str(tmp_path / "data/colours/whole.done"), "DATASET=colours", f"IMAGES={images}",
+         f"DATA={tmp_path / 'data'}")
     described = json.loads((tmp_path / "data/colours/dataset.json").read_text())
     assert described["classes"] == ["c0", "c1", "c2", "c3"]
     assert described["valid"] == [1, 1, 2, 1] and described["train"] == [8, 5, 9, 4]
@@ -133,9 +134,10 @@ def test_a_description_says_what_it_chose(tmp_path: Path) -> None:
     datums = [decode_datum(v) for _, v in first]
     assert {(d.channels, d.height, d.width) for d in datums} == {(3, 16, 16)}
     assert len(datums) == 26 and sorted({d.label for d in datums}) == [0, 1, 2, 3]
-    stamps = sorted(p.name for p in (tmp_path / "data/colours").glob("*.done"))
-    assert stamps == sorted(["whole.done", *(f"half{s}{h}.done" for s in "0123" for h in "AB"),
-                             "reduced0001.done", "reduced0002.done"])
+    rules = (tmp_path / "data/colours/plan.mk").read_text().splitlines()
+    assert "OWN_DATA_HALVES := " + " ".join(f"half{s}{h}" for s in "0123" for h in "AB") in rules
+    assert "OWN_DATA_REDUCED := reduced0001 reduced0002" in rules
+    assert "OWN_SPLITS := 0 1 2 3" in rules  # no natman
 
 
 def _refused(tmp_path: Path, line: str, *args: str, data: Path | None = None) -> None:
