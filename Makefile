@@ -24,7 +24,7 @@ DATA      ?= $(CURDIR)/data
 RUNS      ?= $(CURDIR)/runs$(if $(ITERS),/iters$(ITERS))
 FIGURES   ?= $(RUNS)/figures
 REPORT    ?= $(RUNS)/report-$(DATASET).html
-RESULTS   ?= $(CURDIR)/results/$(DATASET)
+RESULTS   ?= $(if $(OWN),$(RUNS)/results/$(DATASET),$(CURDIR)/results/$(DATASET))
 N         ?=
 FROM      ?= A
 TO        ?= B
@@ -65,17 +65,19 @@ one_of  = $(and $(filter $(2),$(1)),$(if $(word 2,$(1)),,ok))
 GROUP = $(if $(filter natman,$(SPLIT)),natman,split$(SPLIT))
 # One net a user names: its run folder, finished or not, must have been made with these settings
 # (make alone would call a finished one up to date whatever ITERS says); then its target trains it.
-train_one = $(TRANSFERABILITY) train --check-only --runs $(RUNS) $(if $(ITERS),--iters $(ITERS)) \
-	$(DATASET) '$(1)' && $(MAKE) --no-print-directory '$(DATASET)/$(1)'
+train_one = $(TRANSFERABILITY) train --check-only --runs $(RUNS) --data $(DATA) \
+	$(if $(ITERS),--iters $(ITERS)) $(DATASET) '$(1)' && $(MAKE) --no-print-directory '$(DATASET)/$(1)'
 # The plan's value lists (PLAN_LISTS names them: PLAN_DATASETS, PLAN_SPLITS, ...), one rule and one
 # target `<dataset>/<group>/<net>` per network come from the plan package, in $(PLAN_MK) (the end).
 comma := ,
 space := $(subst ,, )
 # `a, b or c`
 or_list = $(if $(word 2,$(1)),$(subst $(space),$(comma)$(space),$(strip $(wordlist 1,$(words $(wordlist 2,999,$(1))),$(1)))) or $(lastword $(1)),$(1))
-# DATASET and SPLIT are checked here, for every target that reads them (data.mk's `make data` too).
-dataset_error = $(if $(call one_of,$(DATASET),$(PLAN_DATASETS)),,unknown DATASET '$(DATASET)': use $(call or_list,$(PLAN_DATASETS)))
-split_error = $(if $(call one_of,$(SPLIT),$(PLAN_SPLITS)),,unknown SPLIT '$(SPLIT)': use $(call or_list,$(PLAN_SPLITS)))
+# DATASET and SPLIT are checked here, for every target that reads them (data.mk's `make data` too);
+# a user's own images (OWN) have the splits and reduced sets their data has (OWN_SPLITS, ..).
+dataset_error = $(if $(call one_of,$(DATASET),$(PLAN_DATASETS) $(OWN)),,unknown DATASET '$(DATASET)': use $(call or_list,$(PLAN_DATASETS)))
+splits = $(or $(OWN_SPLITS),$(PLAN_SPLITS))
+split_error = $(if $(call one_of,$(SPLIT),$(splits)),,$(if $(and $(OWN),$(filter natman,$(SPLIT))),$(OWN) has no natman split: there is no WordNet for your classes$(comma) so give make data a HALVES=file naming the classes of half A,unknown SPLIT '$(SPLIT)': use $(call or_list,$(splits))))
 n_error = N must be an integer from $(firstword $(PLAN_LAYERS_N)) to $(lastword $(PLAN_LAYERS_N))$(comma) not '$(N)'
 
 .PHONY: help setup caffe caffe-check test test-deps lint demo bench bench-frozen bench-cpu \
@@ -102,11 +104,11 @@ demo: ## Fashion-MNIST, split 0: figure 2's nets, baseB's noise, the figure and 
 # --- the paper: figure 2 of one split, all 170 networks --------------------------------------
 figure2: check-args ## the 30 nets of figure 2 for SPLIT (A to B), then the figure
 	@$(MAKE) --no-print-directory $(FIGURE2_$(SPLIT)_$(DATASET))
-	@$(TRANSFERABILITY) figures $(RUNS) --out $(FIGURES) --dataset $(DATASET) --split $(SPLIT) --figure 2
+	@$(TRANSFERABILITY) figures $(RUNS) --data $(DATA) --out $(FIGURES) --dataset $(DATASET) --split $(SPLIT) --figure 2
 	@echo "figure 2: $(FIGURES)/$(DATASET)_figure2_split$(SPLIT).png (and .pdf)"
 
-paper: check-args ## all 170 networks of the paper, bases first (fit for make -j); fashion-mnist: + noise
-	@$(MAKE) --no-print-directory $(PAPER_$(DATASET)) $(if $(filter fashion-mnist,$(DATASET)),$(NOISE_0_$(DATASET)))
+paper: check-args ## all 170 networks of the paper, bases first (fit for make -j); + noise but on imagenet
+	@$(MAKE) --no-print-directory $(PAPER_$(DATASET)) $(if $(filter-out imagenet,$(DATASET)),$(NOISE_0_$(DATASET)))
 
 noise: check-args ## baseB of SPLIT again with two more seeds: the seed-to-seed spread
 	@$(MAKE) --no-print-directory $(NOISE_$(SPLIT)_$(DATASET))
@@ -140,20 +142,20 @@ whole: check-args setup ## the base net on all classes
 	@$(call train_one,whole/base)
 
 reduced: check-args setup ## PER_CLASS=<PLAN_PER_CLASS> images per class
-	$(call require,$(call one_of,$(PER_CLASS),$(PLAN_PER_CLASS)),PER_CLASS must be one of $(PLAN_PER_CLASS)$(comma) not '$(PER_CLASS)')
+	$(call require,$(call one_of,$(PER_CLASS),$(or $(OWN_PER_CLASS),$(PLAN_PER_CLASS))),PER_CLASS must be one of $(or $(OWN_PER_CLASS),$(PLAN_PER_CLASS))$(comma) not '$(PER_CLASS)')
 	@$(call train_one,reduced/reduced$(shell printf %04d $(PER_CLASS)))
 
 # --- results ---------------------------------------------------------------------------------
 publish: setup ## RESULTS (results/DATASET): tables, figures, findings with verdicts, report
-	@$(TRANSFERABILITY) report $(RUNS) --dataset $(DATASET) --out $(RESULTS) --publish
+	@$(TRANSFERABILITY) report $(RUNS) --data $(DATA) --dataset $(DATASET) --out $(RESULTS) --publish
 
 report: setup ## one HTML page: figures, tables, noise and the paper's findings with verdicts
 	@mkdir -p $(RUNS)
-	@$(TRANSFERABILITY) report $(RUNS) --dataset $(DATASET) --out $(REPORT)
+	@$(TRANSFERABILITY) report $(RUNS) --data $(DATA) --dataset $(DATASET) --out $(REPORT)
 
 figures: setup ## every figure that the runs so far allow, into FIGURES
 	@mkdir -p $(RUNS)
-	$(TRANSFERABILITY) figures $(RUNS) --out $(FIGURES)
+	$(TRANSFERABILITY) figures $(RUNS) --data $(DATA) $(if $(OWN),--dataset $(OWN)) --out $(FIGURES)
 
 figures-paper: setup ## the paper's figures from its published numbers alone
 	$(TRANSFERABILITY) figures --paper --out $(FIGURES)
@@ -164,7 +166,7 @@ paper-metric: setup ## AUTHORS=authors_test_scores.csv.gz: the reference's plott
 
 compare: setup ## this project's results beside the paper's, with the derived quantities
 	@mkdir -p $(RUNS)
-	$(TRANSFERABILITY) compare $(RUNS) --dataset $(DATASET) --out $(RUNS)/compare.csv
+	$(TRANSFERABILITY) compare $(RUNS) --data $(DATA) --dataset $(DATASET) --out $(RUNS)/compare.csv
 
 factors: setup ## Azizpour et al.'s study: baseA's layers as linear-SVM features for half B, beside AnB
 	OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(TRANSFERABILITY) factors $(RUNS) $(DATA) \
@@ -187,7 +189,7 @@ prototxt: setup ## regenerate every train_val and solver prototxt from the one d
 PLAN        ?= figure2
 SBATCH_ARGS ?=
 DRY_RUN     ?=
-PLAN_ARGS    = $(PLAN) --dataset $(DATASET) --split $(SPLIT) --runs $(RUNS)
+PLAN_ARGS    = $(PLAN) --dataset $(DATASET) --split $(SPLIT) --runs $(RUNS) --data $(DATA)
 shell_quote  = '$(subst ','\'',$(1))'
 
 .PHONY: slurm status check-plan
@@ -195,7 +197,7 @@ check-plan:
 	$(call require,$(call one_of,$(PLAN),$(PLAN_PLANS)),unknown PLAN '$(PLAN)': use $(call or_list,$(PLAN_PLANS)))
 
 slurm: check-plan check-args caffe setup ## PLAN=<PLAN_PLANS>: one Slurm job per network, transfers after their bases [SBATCH_ARGS=.. DRY_RUN=1]
-	@$(TRANSFERABILITY) slurm $(PLAN_ARGS) --data $(DATA) $(if $(ITERS),--iters $(ITERS)) \
+	@$(TRANSFERABILITY) slurm $(PLAN_ARGS) $(if $(ITERS),--iters $(ITERS)) \
 	  $(if $(GPU),--gpu) $(if $(IMAGENET),--make-var IMAGENET=$(IMAGENET)) \
 	  $(foreach v,KEEP_SNAPSHOTS DISK_MARGIN ENCODED SKIP_BAD_IMAGES,$(if $(filter command line,$(origin $(v))),--make-var $(v)=$($(v)))) \
 	  --sbatch-args=$(call shell_quote,$(SBATCH_ARGS)) $(if $(DRY_RUN),--dry-run)
@@ -295,6 +297,34 @@ $(PLAN_MK): $(wildcard python/transferability/plan/*.py)
 	@mkdir -p $(@D)
 	@PYTHONPATH=python $(PYTHON3) -m transferability.plan.makerules > $@.tmp && mv $@.tmp $@
 include $(PLAN_MK)
+
+# A user's own images: a DATASET=<name> that is not built in (IMAGES=/path the first time).
+# data.mk describes them into DATA/<name>/; DATA/<name>/plan.mk, made from that description and
+# included here, holds their networks' rules and the facts their data sets are built from. The
+# name and the settings (IMAGES SIZE HALVES SHUFFLE WIDTH EPOCHS: a dataset's for good, as ITERS
+# is a run folder's) are checked first, in one line (plan/own.py).
+ifneq ($(PLAN_DATASETS),)
+OWN := $(filter-out $(PLAN_DATASETS),$(DATASET))
+own_error = $(shell PYTHONPATH=python $(PYTHON3) -m transferability.plan.own $(call shell_quote,$(DATA)) \
+  $(call shell_quote,$(DATASET)) $(foreach v,IMAGES SIZE HALVES SHUFFLE WIDTH EPOCHS,$(call shell_quote,$(v)=$($(v)))))
+ifneq ($(OWN),)
+$(if $(own_error),$(error $(own_error)))
+OWN_RULES := $(DATA)/$(OWN)/plan.mk
+# Before the images are first described there are no rules to include: an empty stand-in that
+# always exists is included and made by making the real one, so that a folder refused is one line
+# (the describe step's), not also make's about a missing file.
+OWN_FIRST := $(CURDIR)/.cache/own.mk
+$(if $(wildcard $(OWN_FIRST)),,$(shell mkdir -p $(dir $(OWN_FIRST)) && touch $(OWN_FIRST)))
+include $(if $(wildcard $(OWN_RULES)),$(OWN_RULES),$(OWN_FIRST))
+$(OWN_RULES) $(OWN_FIRST): $(DATA)/$(OWN)/dataset.json $(wildcard python/transferability/plan/*.py)
+	@PYTHONPATH=python $(PYTHON3) -m transferability.plan.makerules --own $(call shell_quote,$(OWN)) \
+	  $(call shell_quote,$(DATA)) > $(OWN_RULES).tmp && mv $(OWN_RULES).tmp $(OWN_RULES) && touch $@
+$(DATA)/$(OWN)/dataset.json: | $(VENV)/.stamp
+else ifneq ($(IMAGES),)
+$(if $(filter file,$(origin DATASET)),$(error IMAGES=$(IMAGES) needs DATASET=<name>: a name of your own for these images))
+$(error $(own_error))
+endif
+endif
 include data_prep/data.mk
 include caffe_build/gpu.mk
 # data.mk's recipes run the venv's python, and write Datum and BlobProto with Caffe's caffe_pb2;

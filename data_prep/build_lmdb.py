@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Convert a set of images to an LMDB of Datum, as Caffe's convert_imageset ROOT LIST DB does.
 
-Keys %08d_<path> in list order; raw BGR uint8 CHW, resized with OpenCV (INTER_LINEAR) to
-RESIZE x RESIZE; decoded on WORKERS threads. Nothing is left at DB unless it completes.
+Keys %08d_<path> in list order; raw BGR (--gray: grey) uint8 CHW, resized with OpenCV
+(INTER_LINEAR) to RESIZE x RESIZE; decoded on WORKERS threads. Nothing is left at DB unless it
+completes.
 """
 
 import os
@@ -25,6 +26,7 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="decoding threads (default: the CPU count)")
     p.add_argument("--encoded", action="store_true", help="store encoded images, as --encoded")
+    p.add_argument("--gray", action="store_true", help="store one grey channel, as --gray")
     p.add_argument("--skip-bad", action="store_true",
                    help="skip unreadable or truncated images (listed on stderr) instead of failing")
     p.add_argument("--report", type=Path, metavar="FILE",
@@ -50,7 +52,7 @@ def main() -> int:
         check_space(args, record)
     skipped = build(args.root, entries, args.db, size=size, workers=args.workers,
                     encoded=args.encoded, skip_bad=args.skip_bad, force=args.force,
-                    progress=not args.quiet, mean=args.mean)
+                    progress=not args.quiet, mean=args.mean, gray=args.gray)
     for line, why in skipped:
         print(f"skipped image '{entries[line - 1][0]}' (list line {line}): {why}",
               file=sys.stderr)

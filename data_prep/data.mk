@@ -1,19 +1,24 @@
 # Data preparation: a fragment the top-level Makefile includes.
 #
 # Expects PY (the venv's python) and CAFFE_HOME (bench-data only); uses DATA, DATASET, IMAGENET
-# and FASHION_MNIST, with the defaults below when the top Makefile leaves them unset.
+# and FASHION_MNIST, with the defaults below when the top Makefile leaves them unset, and for a
+# user's own images OWN (their DATASET name), IMAGES and the facts of DATA/<name>/plan.mk.
 # Own knobs: WORDNET (WordNet 3.0 dict folder), DATA_RESIZE (256), DATA_WORKERS (CPU count),
 # LISTS_ARGS (more make_lists.py arguments, e.g. --val-list /path/to/caffe/val.txt),
 # ENCODED=1 (ImageNet records as JPEG, decoded by Caffe's data layer; default raw, as the paper),
 # SKIP_BAD_IMAGES=1 (leave out unreadable or truncated images, listed in whole_*/skipped.txt;
 # default: such an image stops the build), DISK_MARGIN (space to leave free, e.g. 50G).
 #
-# Layout, for D = fashion-mnist or imagenet and NAME = whole, half0A..half3B, halfnatmanA/B and
+# A user's own images: IMAGES, SIZE, HALVES, SHUFFLE, WIDTH, EPOCHS and SKIP_BAD_IMAGES
+# (data_prep/describe_images.py says what each does).
+#
+# Layout, for D = fashion-mnist, imagenet or a user's own and NAME = whole, half0A..half3B, halfnatmanA/B and
 # reduced0001..reduced1300 (the first N training images of each class):
 #   $(DATA)/D/NAME_train/{lmdb/,mean.binaryproto}  and  $(DATA)/D/NAME_valid/lmdb/
-#   (ImageNet: files.txt in each; halves: idxmap.txt in each; reduced sets: no NAME_valid)
+#   (ImageNet, own: files.txt in each; halves: idxmap.txt in each; reduced sets: no NAME_valid)
 # $(DATA)/D/NAME.done is the stamp that says NAME's LMDBs and mean are complete.
-# ImageNet's halves and reductions are copied out of whole_{train,valid}/lmdb, never decoded again.
+# ImageNet's and a user's halves and reductions are copied out of whole_{train,valid}/lmdb, never
+# decoded again.
 
 DATA_PREP := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 
@@ -39,13 +44,16 @@ FASHION_MNIST_STAMPS := $(foreach n,whole $(DATA_HALVES) $(DATA_REDUCED),$(FM_DA
 IMAGENET_PAIRED := $(foreach n,whole $(DATA_HALVES),$(IN_DATA)/$(n).done)
 IMAGENET_REDUCED := $(foreach n,$(DATA_REDUCED),$(IN_DATA)/$(n).done)
 IMAGENET_STAMPS := $(IMAGENET_PAIRED) $(IMAGENET_REDUCED)
-DATA_STAMPS := $(if $(filter imagenet,$(DATASET)),$(IMAGENET_STAMPS),$(FASHION_MNIST_STAMPS))
+OWN_DATA := $(DATA)/$(OWN)
+OWN_PAIRED := $(foreach n,whole $(OWN_DATA_HALVES),$(OWN_DATA)/$(n).done)
+OWN_REDUCED := $(foreach n,$(OWN_DATA_REDUCED),$(OWN_DATA)/$(n).done)
+DATA_STAMPS := $(if $(OWN),$(OWN_PAIRED) $(OWN_REDUCED),$(if $(filter imagenet,$(DATASET)),$(IMAGENET_STAMPS),$(FASHION_MNIST_STAMPS)))
 
 # (a fresh clone reads this once before make has written plan.mk: the lists are empty then, and the
 # checks wait for make's second read, after plan.mk is made)
 ifneq ($(filter data,$(MAKECMDGOALS)),)
 ifneq ($(PLAN_DATASETS),)
-ifeq ($(filter $(PLAN_DATASETS),$(DATASET)),)
+ifeq ($(filter $(PLAN_DATASETS) $(OWN),$(DATASET)),)
 $(error DATASET=$(DATASET) is not one of: $(PLAN_DATASETS))
 endif
 ifeq ($(DATASET)$(strip $(IMAGENET)),imagenet)
@@ -59,7 +67,7 @@ endif
 
 .PHONY: data bench-data
 
-data: $(DATA_STAMPS) ## build DATASET's LMDBs and means (default fashion-mnist; imagenet: IMAGENET=dir)
+data: $(DATA_STAMPS) ## build DATASET's LMDBs and means (default fashion-mnist; imagenet: IMAGENET=dir; your own: DATASET=<name> IMAGES=dir)
 
 bench-data: ## time build_lmdb.py against Caffe's convert_imageset on 1000 generated JPEGs
 	CAFFE_HOME="$(CAFFE_HOME)" OPENBLAS_NUM_THREADS=1 $(PY) $(DATA_PREP)/bench_data.py $(BENCH_DATA_ARGS)
@@ -118,30 +126,59 @@ data_space = --space-plan $(IN_DATA) --goals '$(or $(MAKECMDGOALS),data)'
 DATA_BUILD_LMDB = $(PY) $(DATA_PREP)/build_lmdb.py --force --resize $(DATA_RESIZE) --workers $(DATA_WORKERS) \
   $(if $(filter 1,$(ENCODED)),--encoded) $(if $(filter 1,$(SKIP_BAD_IMAGES)),--skip-bad) \
   --report $(@D)/skipped.txt $(data_space)
-data_derive = $(PY) $(DATA_PREP)/derive_lmdb.py --force $(IN_DATA)/whole_$(1)/files.txt $(IN_DATA)/whole_$(1)/lmdb \
-  --skipped $(IN_DATA)/whole_$(1)/skipped.txt $(data_space)
+data_derive = $(PY) $(DATA_PREP)/derive_lmdb.py --force $(1)/whole_$(2)/files.txt $(1)/whole_$(2)/lmdb \
+  --skipped $(1)/whole_$(2)/skipped.txt $(if $(filter $(IN_DATA),$(1)),$(data_space))
 
-$(IN_DATA)/whole_train/lmdb.done: $(IN_DATA)/whole_train/files.txt
-	$(DATA_BUILD_LMDB) "$(IMAGENET)/train" $(@D)/files.txt $(@D)/lmdb --mean $(@D)/mean.binaryproto
-	@touch $@
+# $(call image_sets,DIR,BUILD,TRAIN_ROOT,VALID_ROOT,LISTED,HALVES REDUCED,HALVES,PAIRED,REDUCED):
+# the LMDBs of DIR (DATA/imagenet, a user's own): whole_train and whole_valid from the images
+# under TRAIN_ROOT and VALID_ROOT by the command in variable BUILD, every half and reduced set
+# copied out of them by `data_derive` once its list is made (the pattern LISTED), then the stamps
+# PAIRED (train and valid) and REDUCED (train only).
+define image_sets
+$(1)/whole_train/lmdb.done: $(1)/whole_train/files.txt
+	$$($(2)) "$(3)" $$(@D)/files.txt $$(@D)/lmdb --mean $$(@D)/mean.binaryproto
+	@touch $$@
 
-$(IN_DATA)/whole_valid/lmdb.done: $(IN_DATA)/whole_valid/files.txt
-	$(DATA_BUILD_LMDB) "$(IMAGENET)/val" $(@D)/files.txt $(@D)/lmdb
-	@touch $@
+$(1)/whole_valid/lmdb.done: $(1)/whole_valid/files.txt
+	$$($(2)) "$(4)" $$(@D)/files.txt $$(@D)/lmdb
+	@touch $$@
 
-IN_DERIVED_TRAIN := $(foreach n,$(DATA_HALVES) $(DATA_REDUCED),$(IN_DATA)/$(n)_train/lmdb.done)
-IN_DERIVED_VALID := $(foreach n,$(DATA_HALVES),$(IN_DATA)/$(n)_valid/lmdb.done)
+$(foreach n,$(6),$(1)/$(n)_train/lmdb.done): $(1)/%/lmdb.done: $(5) $(1)/whole_train/lmdb.done
+	$$(call data_derive,$(1),train) $$(@D)/files.txt $$(@D)/lmdb --mean $$(@D)/mean.binaryproto
+	@touch $$@
 
-$(IN_DERIVED_TRAIN): $(IN_DATA)/%/lmdb.done: $(IN_DATA)/splits.done $(IN_DATA)/whole_train/lmdb.done
-	$(call data_derive,train) $(@D)/files.txt $(@D)/lmdb --mean $(@D)/mean.binaryproto
-	@touch $@
+$(foreach n,$(7),$(1)/$(n)_valid/lmdb.done): $(1)/%/lmdb.done: $(5) $(1)/whole_valid/lmdb.done
+	$$(call data_derive,$(1),valid) $$(@D)/files.txt $$(@D)/lmdb
+	@touch $$@
 
-$(IN_DERIVED_VALID): $(IN_DATA)/%/lmdb.done: $(IN_DATA)/splits.done $(IN_DATA)/whole_valid/lmdb.done
-	$(call data_derive,valid) $(@D)/files.txt $(@D)/lmdb
-	@touch $@
+$(8): $(1)/%.done: $(1)/%_train/lmdb.done $(1)/%_valid/lmdb.done
+	@touch $$@
 
-$(IMAGENET_PAIRED): $(IN_DATA)/%.done: $(IN_DATA)/%_train/lmdb.done $(IN_DATA)/%_valid/lmdb.done
-	@touch $@
+$(9): $(1)/%.done: $(1)/%_train/lmdb.done
+	@touch $$@
+endef
 
-$(IMAGENET_REDUCED): $(IN_DATA)/%.done: $(IN_DATA)/%_train/lmdb.done
-	@touch $@
+$(eval $(call image_sets,$(IN_DATA),DATA_BUILD_LMDB,$(IMAGENET)/train,$(IMAGENET)/val,$(IN_DATA)/splits.done,$(DATA_HALVES) $(DATA_REDUCED),$(DATA_HALVES),$(IMAGENET_PAIRED),$(IMAGENET_REDUCED)))
+
+# --- a user's own images: described once (lists and DATA/<name>/dataset.json), then built as
+# ImageNet is. The description is read again when a class folder changes; images that changed
+# since are refused (describe_images.py).
+ifneq ($(OWN),)
+OWN_ROOT := $(or $(IMAGES),$(OWN_IMAGES))
+OWN_SOURCES := $(wildcard $(OWN_ROOT)/ $(OWN_ROOT)/*/ $(OWN_ROOT)/train/*/ $(OWN_ROOT)/val/*/ \
+  $(or $(HALVES),$(OWN_HALVES_FILE)))
+OWN_ARGS := $(if $(SIZE),--size '$(SIZE)') $(if $(HALVES),--halves '$(HALVES)') \
+  $(if $(SHUFFLE),--shuffle '$(SHUFFLE)') $(if $(WIDTH),--width '$(WIDTH)') \
+  $(if $(EPOCHS),--epochs '$(EPOCHS)') $(if $(filter 1,$(SKIP_BAD_IMAGES)),--skip-bad)
+
+$(OWN_DATA)/dataset.json: $(OWN_SOURCES)
+	$(PY) $(DATA_PREP)/describe_images.py $(if $(IMAGES),'$(IMAGES)') --out $(OWN_DATA) $(OWN_ARGS) \
+	  --workers $(DATA_WORKERS)
+$(OWN_DATA)/%/files.txt: $(OWN_DATA)/dataset.json ;
+
+OWN_BUILD_LMDB = $(PY) $(DATA_PREP)/build_lmdb.py --force --resize $(OWN_SIZE) --workers $(DATA_WORKERS) \
+  $(if $(filter 1,$(OWN_CHANNELS)),--gray) --num-classes $(OWN_CLASSES) \
+  $(if $(filter 1,$(SKIP_BAD_IMAGES)),--skip-bad) --report $(@D)/skipped.txt
+
+$(eval $(call image_sets,$(OWN_DATA),OWN_BUILD_LMDB,$(OWN_IMAGES),$(OWN_IMAGES),$(OWN_DATA)/%/files.txt,$(OWN_DATA_HALVES) $(OWN_DATA_REDUCED),$(OWN_DATA_HALVES),$(OWN_PAIRED),$(OWN_REDUCED)))
+endif

@@ -14,6 +14,7 @@ os.environ["GLOG_minloglevel"] = "2"
 from transferability import __version__, commands  # noqa: E402
 from transferability.caffe_env import CaffeMissing
 from transferability.errors import UserError
+from transferability.plan import own
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        if getattr(args, "dataset", None) and getattr(args, "data", None) is not None:
+            own.load(args.data, args.dataset)  # a user's own images: known from here on
         return int(args.func(args) or 0)
     except (UserError, CaffeMissing, FileNotFoundError) as err:
         print(f"transferability {args.command}: error: {err}", file=sys.stderr)

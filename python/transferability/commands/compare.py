@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from transferability import plan
+from transferability.commands import data_argument
 from transferability.disk import write_csv
 from transferability.results import compare, findings, paper, tables
 
@@ -20,7 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "derived quantities (co-adaptation drop, specificity drop, fine-tuning "
                     "gain), its convergence controls and its findings with verdicts.")
     p.add_argument("runs_dir", type=Path, metavar="RUNS_DIR")
-    p.add_argument("--dataset", choices=plan.DATASETS, default="imagenet")
+    p.add_argument("--dataset", default="imagenet",
+                   help="imagenet, fashion-mnist or your own images' (under --data)")
+    data_argument(p)
     p.add_argument("--out", type=Path, metavar="OUT.csv",
                    help="also write the network table here, and OUT_derived.csv, "
                         "OUT_findings.csv and OUT_controls.csv")

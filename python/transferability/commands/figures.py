@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from transferability import plan
+from transferability.commands import data_argument
 from transferability.errors import UserError
 
 CHOICES = ("2", "3", "reduced", "all")
@@ -21,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, metavar="DIR")
     p.add_argument("--paper", action="store_true",
                    help="draw the paper's published accuracies instead of runs")
-    p.add_argument("--dataset", choices=plan.DATASETS, help="only this dataset's runs")
+    p.add_argument("--dataset", help="only this dataset's runs (your own images': under --data)")
+    data_argument(p)
     p.add_argument("--split", choices=plan.SPLITS,
                    help="Figure 2 for this split alone (default: random splits 0-3 pooled)")
     p.add_argument("--figure", choices=CHOICES, default="all", help="which figure (default all)")

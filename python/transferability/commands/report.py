@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from transferability import plan
+from transferability.commands import data_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,7 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "every net beside the paper's published accuracy, the derived quantities "
                     "with the seed-to-seed noise, and the paper's findings with verdicts.")
     p.add_argument("runs_dir", type=Path, metavar="RUNS_DIR")
-    p.add_argument("--dataset", choices=plan.DATASETS, default="fashion-mnist")
+    p.add_argument("--dataset", default="fashion-mnist",
+                   help="imagenet, fashion-mnist or your own images' (under --data)")
+    data_argument(p)
     p.add_argument("--out", type=Path, required=True, metavar="OUT.html|DIR",
                    help="the page; with --publish, the folder for a study's committed results")
     p.add_argument("--publish", action="store_true",

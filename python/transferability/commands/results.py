@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from transferability import plan
+from transferability.commands import data_argument
 from transferability.disk import csv_text, write_csv
 from transferability.results.tables import COLUMNS, scan
 
@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "(final.caffemodel present).")
     p.add_argument("runs_dir", type=Path, metavar="RUNS_DIR")
     p.add_argument("--csv", type=Path, metavar="OUT.csv", help="write here (default: stdout)")
-    p.add_argument("--dataset", choices=plan.DATASETS, help="only this dataset's runs")
+    p.add_argument("--dataset", help="only this dataset's runs (your own images': under --data)")
+    data_argument(p)
     p.set_defaults(func=run)
 
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from transferability import plan
 from transferability.disk import parse_size
 from transferability.errors import UserError
-from transferability.plan import DATASETS, layout
-from transferability.training.runs import base_notice, check_settings, train
+from transferability.plan import layout
+from transferability.training.runs import base_notice, check_settings, find_net, train
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="train one network of the plan (resumes, never redoes)")
-    p.add_argument("dataset", choices=DATASETS)
+    p.add_argument("dataset", help="imagenet, fashion-mnist or a user's own images (under --data)")
     p.add_argument("net", metavar="GROUP/NET", help="e.g. split0/baseA, split0/A5B+, whole/random3")
     p.add_argument("--runs", type=Path, default=Path("runs"), help="run folders' root")
     p.add_argument("--data", type=Path, default=Path("data"), help="datasets' root")
@@ -34,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.check_only:
-        net = plan.find(args.net)
+        net = find_net(args.dataset, args.net)
         check_settings(layout.run_dir(args.runs, args.dataset, net),
                        layout.settings(args.dataset, net.key, args.iters))
         if notice := base_notice(args.runs, args.dataset, net.key, args.iters):

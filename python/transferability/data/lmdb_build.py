@@ -1,9 +1,10 @@
 """An LMDB of Datum from an image list: the job of Caffe's `convert_imageset`, decoded in parallel.
 
-Same output as `convert_imageset [--resize_height H --resize_width W] [--encoded] ROOT LIST DB`:
-keys `%08d_<path>` with the list's line index, OpenCV's imread (BGR) and resize (INTER_LINEAR),
-raw uint8 CHW Datum. Unlike it, an unreadable image is an error unless `skip_bad` is set, and so
-is a truncated JPEG or PNG, which OpenCV decodes grey-filled with only libjpeg's warning.
+Same output as `convert_imageset [--resize_height H --resize_width W] [--encoded] [--gray] ROOT
+LIST DB`: keys `%08d_<path>` with the list's line index, OpenCV's imread (BGR, or grey with
+`gray`) and resize (INTER_LINEAR), raw uint8 CHW Datum. Unlike it, an unreadable image is an
+error unless `skip_bad` is set, and so is a truncated JPEG or PNG, which OpenCV decodes
+grey-filled with only libjpeg's warning.
 """
 
 from __future__ import annotations
@@ -40,13 +41,13 @@ def image_datum(path: str, label: int, size: tuple[int, int] | None, encoded: bo
 
 
 def checked_datum(path: str, label: int, size: tuple[int, int] | None,
-                  encoded: bool) -> bytes | BadImage:
+                  encoded: bool, gray: bool = False) -> bytes | BadImage:
     """The serialized Datum of one image, or why there is none."""
     try:
         problem = cut_short(path)
         if problem:
             return BadImage(problem)
-        value = _image_datum(path, label, size, encoded)
+        value = _image_datum(path, label, size, encoded, gray)
     except cv2.error:
         value = None
     except OSError as err:
@@ -81,10 +82,10 @@ def cut_short(path: str) -> str | None:
 
 
 def _image_datum(path: str, label: int, size: tuple[int, int] | None,
-                 encoded: bool) -> bytes | None:
+                 encoded: bool, gray: bool = False) -> bytes | None:
     if encoded and size is None:
         return _file_datum(path, label)
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    image = cv2.imread(path, cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR)
     if image is None:
         return None
     if size is not None:
@@ -92,6 +93,8 @@ def _image_datum(path: str, label: int, size: tuple[int, int] | None,
     if encoded:
         ok, buf = cv2.imencode("." + path.rsplit(".", 1)[-1].lower(), image)
         return encode_encoded_datum(buf.tobytes(), label) if ok else None
+    if image.ndim == 2:  # grey: one channel
+        image = image[:, :, np.newaxis]
     height, width, channels = image.shape
     chw = np.ascontiguousarray(image.transpose(2, 0, 1))
     return encode_raw_datum(chw.data, label, channels, height, width)
@@ -136,7 +139,7 @@ STALE_HINT = ("; the folder changed after the list was made? make data lists it 
 def build(root: str | Path, entries: Sequence[Entry], db: str | Path, *,
           size: tuple[int, int] | None = (256, 256), workers: int = 2, encoded: bool = False,
           skip_bad: bool = False, force: bool = False, progress: bool = True,
-          mean: str | Path | None = None) -> list[tuple[int, str]]:
+          mean: str | Path | None = None, gray: bool = False) -> list[tuple[int, str]]:
     """Write the LMDB (and its mean image to `mean`, in the same pass, when given).
 
     Returns the (1-based) list lines skipped as unreadable or cut short, each with why
@@ -151,7 +154,7 @@ def build(root: str | Path, entries: Sequence[Entry], db: str | Path, *,
                             f"{STALE_HINT}")
     accumulator = MeanAccumulator(f"'{db}'") if mean else None
     with LmdbWriter(db, force=force, records=len(entries)) as writer:
-        load = _loader(root, size, encoded)
+        load = _loader(root, size, encoded, gray)
         values = ordered_map(load, entries, workers)
         rows = bar(zip(entries, values, strict=True), progress, Path(db).name, total=len(entries))
         for n, ((path, _), value) in enumerate(rows, 1):
@@ -185,10 +188,10 @@ def read_report(path: str | Path) -> set[str]:
     return {line.split("\t", 1)[0] for line in path.read_text().splitlines() if line}
 
 
-def _loader(root: str, size: tuple[int, int] | None,
-            encoded: bool) -> Callable[[Entry], bytes | BadImage]:
+def _loader(root: str, size: tuple[int, int] | None, encoded: bool,
+            gray: bool = False) -> Callable[[Entry], bytes | BadImage]:
     def load(entry: Entry) -> bytes | BadImage:
-        return checked_datum(root + entry[0], entry[1], size, encoded)
+        return checked_datum(root + entry[0], entry[1], size, encoded, gray)
     return load
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from transferability.caffe_io import caffe_pb2
 from transferability.plan import layout
-from transferability.plan.datasets import DATASETS, Dataset
+from transferability.plan.datasets import DATASETS, Dataset, dataset
 
 LEARNABLE = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
 DEPTH = len(LEARNABLE)  # CaffeNet's learnable layers: five convolutional, three fully connected
@@ -101,8 +101,47 @@ SCALED = Profile(
 )
 
 ARCHITECTURES = {"caffenet": CAFFENET, "scaled": SCALED}
-# Each dataset's CaffeNet: the architecture its record names, for its images and classes.
+# Each built-in dataset's CaffeNet: the architecture its record names, for its images and classes.
 PROFILES = {name: replace(ARCHITECTURES[d.profile], data=d) for name, d in DATASETS.items()}
+FITTED = "images"  # the profile a user's own images get: SCALED fitted to their size
+SCALED_CONV1_SIDE = 12  # SCALED's conv1 maps at 28: (28 - 5) // 2 + 1
+POOL = 3  # every pooling layer's kernel (stride 2)
+
+
+def _pooled(side: int) -> int:
+    return -(-(side - POOL) // 2) + 1  # Caffe rounds pooled sizes up
+
+
+def for_images(record: Dataset) -> Profile:
+    """SCALED for a user's own images, as SCALED is CaffeNet for Fashion-MNIST's 28 x 28: conv1's
+    stride the one whose maps come closest to SCALED's 12 (the smaller on a tie), its kernel
+    2 x stride + 1 (5x5 stride 2 at 28, as SCALED), no padding; a pooling layer after conv1, conv2
+    and conv5 only where its input is at least its kernel, so that no map goes to zero; every
+    width times the description's WIDTH. At 28 x 28 and WIDTH 1 it is SCALED."""
+    side = record.image
+
+    def conv1_side(stride: int) -> int:
+        return (side - 2 * stride - 1) // stride + 1
+
+    strides = [s for s in range(1, side // 2 + 1) if conv1_side(s) >= 1]
+    stride = min(strides, key=lambda s: (abs(conv1_side(s) - SCALED_CONV1_SIDE), s))
+    conv1 = replace(SCALED.convs[0], kernel=2 * stride + 1, stride=stride)
+    pools, maps = [], conv1_side(stride)
+    for i, conv in enumerate(SCALED.convs, 1):
+        if i > 1:
+            maps = (maps + 2 * conv.pad - conv.kernel) // conv.stride + 1
+        if i in SCALED.pool_after and maps >= POOL:
+            pools.append(i)
+            maps = _pooled(maps)
+    fitted = replace(SCALED, convs=(conv1, *SCALED.convs[1:]), pool_after=tuple(pools),
+                     data=record)
+    return variant(fitted, record.images.width)
+
+
+def profile_of(name: str) -> Profile:
+    """The CaffeNet of DATASET=name, built-in or a user's own images (registered with the plan)."""
+    record = dataset(name)
+    return for_images(record) if record.profile == FITTED else PROFILES[name]
 
 
 def _scaled(units: int, width: float) -> int:
@@ -121,8 +160,9 @@ def variant(p: Profile, width: float = 1.0, depth: int = DEPTH) -> Profile:
     elif depth != DEPTH:
         raise ValueError(f"depth {depth}: only {DEPTH - 1}, {DEPTH} and {DEPTH + 1} are defined")
     convs = [replace(c, num_output=_scaled(c.num_output, width)) for c in convs]
+    pools = p.pool_after if depth == DEPTH else (1, 2, len(convs))
     return replace(p, convs=tuple(convs), fc=tuple(_scaled(f, width) for f in p.fc),
-                   pool_after=(1, 2, len(convs)))
+                   pool_after=pools)
 
 
 def learnable(p: Profile) -> tuple[str, ...]:

@@ -1,11 +1,14 @@
-"""Solver numbers: the paper's two schedules and the scaled Fashion-MNIST ones."""
+"""Solver numbers: the paper's two schedules, the scaled Fashion-MNIST ones, and those of a user's
+own images (Fashion-MNIST's in epochs of their half's training set)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
 from transferability.caffe_io import caffe_pb2
+from transferability.nets.caffenet import SCALED
 from transferability.plan import Net, check_iters, layout
+from transferability.plan.datasets import Dataset
 from transferability.plan.datasets import dataset as dataset_record
 
 
@@ -51,11 +54,37 @@ SCHEDULES = {
     "paper": (PAPER, PAPER_REDUCED),
     "scaled": (FASHION_MNIST, FASHION_MNIST_REDUCED),
 }
+IN_EPOCHS = "images"  # a user's own images: in_epochs
+LR_STEPS = 3  # FASHION_MNIST's max_iter / stepsize
+
+
+def in_epochs(record: Dataset) -> tuple[Schedule, Schedule]:
+    """FASHION_MNIST's schedules for a user's own images: LR_STEPS lr steps of EPOCHS / LR_STEPS
+    epochs of a half's training set each (16 epochs in all by default, 5.3 a step, as
+    Fashion-MNIST's 2500 iterations of 64 of its 30,000), tested and snapshot as often in a step
+    as FASHION_MNIST is; the reduced-data schedule the paper's on the same scale, as
+    FASHION_MNIST_REDUCED is."""
+    epochs = record.images.epochs
+    step = max(1, round(epochs / LR_STEPS * record.train_images_per_half / SCALED.train_batch))
+
+    def per_step(every: int) -> int:
+        return max(1, round(step * every / FASHION_MNIST.stepsize))
+
+    standard = replace(FASHION_MNIST, stepsize=step, max_iter=LR_STEPS * step,
+                       test_interval=per_step(FASHION_MNIST.test_interval),
+                       snapshot=per_step(FASHION_MNIST.snapshot))
+    scale = standard.max_iter / PAPER.max_iter
+    reduced_iters = max(1, round(PAPER_REDUCED.max_iter * scale))
+    reduced = replace(FASHION_MNIST_REDUCED, stepsize=max(1, round(PAPER_REDUCED.stepsize * scale)),
+                      max_iter=reduced_iters, test_interval=max(1, reduced_iters // LR_STEPS),
+                      snapshot=max(1, reduced_iters // LR_STEPS))
+    return standard, reduced
 
 
 def schedules(dataset: str) -> tuple[Schedule, Schedule]:
     """The dataset's standard and reduced-data schedules."""
-    return SCHEDULES[dataset_record(dataset).schedules]
+    record = dataset_record(dataset)
+    return in_epochs(record) if record.schedules == IN_EPOCHS else SCHEDULES[record.schedules]
 
 
 def schedule_for(dataset: str, net: Net) -> Schedule:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from transferability.errors import UserError
 from transferability.plan.datasets import DATASETS as DATASETS  # by name, in plan order
+from transferability.plan.datasets import Dataset
 
 SPLITS = ("0", "1", "2", "3", "natman")
 HALVES = ("A", "B")
@@ -178,6 +179,20 @@ def factor_nets() -> list[Net]:
 def known_nets() -> list[Net]:
     """Every net a run folder can hold: the plan's and the factors grid's own sources."""
     return all_nets() + factor_nets()
+
+
+def nets_with_data(record: Dataset, nets: list[Net]) -> list[Net]:
+    """Those of `nets` that the dataset has data sets for: a user's own images may have no
+    natman halves and fewer reduced sets (Dataset.lacks)."""
+    return [net for net in nets if not record.lacks(net.train_set)]
+
+
+def splits_with_data(record: Dataset) -> list[str]:
+    return [s for s in SPLITS if not record.lacks(base_net(group_of_split(s), "A").train_set)]
+
+
+def per_class_with_data(record: Dataset) -> list[int]:
+    return [n for n in REDUCED_PER_CLASS if not record.lacks(reduced_name(n))]
 
 
 def _in_paper(net: Net) -> bool:

@@ -1,7 +1,9 @@
 """The datasets the plan runs on, one record each: every fact of a dataset that code asks for.
 
 The architecture (nets/caffenet.py) and the solver schedules (nets/solver.py) are chosen by name
-from here; a new dataset (issue 26: a user's own image folders) is one more record in DATASETS.
+from here. DATASETS holds the built-in ones; a user's own images (`make data DATASET=<name>
+IMAGES=...`) are one more record, read from the description the data step writes
+(DATA/<name>/dataset.json, plan/own.py) and registered before anything asks for it.
 """
 
 from __future__ import annotations
@@ -9,6 +11,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from transferability.errors import UserError
+
+
+@dataclass(frozen=True)
+class Images:
+    """A user's own images, as their data step found them."""
+
+    root: str                          # IMAGES
+    halves_file: str                   # HALVES, or ""
+    class_names: tuple[str, ...]       # the class folders, in label order
+    train: tuple[int, ...]             # training images of each class
+    valid: tuple[int, ...]             # validation images of each class
+    halves: tuple[tuple[str, tuple[int, ...]], ...]  # each half's classes, by data set name
+    width: float                       # WIDTH: times the scaled CaffeNet's widths
+    epochs: float                      # EPOCHS: of a half's training set, in all
+    statements: tuple[tuple[str, str], ...]  # what the data step chose and how, for the report
+
+    def classes_of(self, data_set: str) -> tuple[int, ...]:
+        return dict(self.halves).get(data_set, tuple(range(len(self.class_names))))
 
 
 @dataclass(frozen=True)
@@ -25,14 +45,38 @@ class Dataset:
     train_images_per_half: int    # of a random split's half: schedules stated in epochs
     val_per_class: int | None     # validation images a class, where a test is one pass over
     # them (None: the schedule's own test_iter)
-    profile: str                  # the CaffeNet profile (caffenet.PROFILES)
+    profile: str                  # the CaffeNet profile (caffenet.ARCHITECTURES, or "images")
     schedules: str                # the standard and reduced-data solvers (solver.SCHEDULES)
+    images: Images | None = None  # a user's own images; None for a built-in dataset
 
     def classes_in(self, data_set: str) -> int:
         """Classes a data set of the plan holds (`whole`, `half0A`, `halfnatmanB`, ...)."""
+        if self.images is not None:
+            return len(self.images.classes_of(data_set))
         if data_set.startswith("halfnatman"):
             return self.natman[data_set.endswith("B")]
         return self.classes // 2 if data_set.startswith("half") else self.classes
+
+    def val_images(self, data_set: str) -> int | None:
+        """Validation images of a data set (None where the schedule gives its own test_iter)."""
+        if self.images is not None:
+            return sum(self.images.valid[c] for c in self.images.classes_of(data_set))
+        return None if self.val_per_class is None else self.classes_in(data_set) * \
+            self.val_per_class
+
+    def lacks(self, data_set: str) -> str | None:
+        """Why the dataset has no such data set (a user's images without a HALVES file have no
+        natman halves, and reduced sets only up to their smallest class), or None."""
+        if self.images is None or data_set == "whole" or data_set in dict(self.images.halves):
+            return None
+        if data_set.startswith("halfnatman"):
+            return (f"{self.name} has no natman split: there is no WordNet for your classes, so "
+                    "give make data a HALVES=file naming the classes of half A")
+        per_class = data_set.removeprefix("reduced")
+        if per_class.isdigit() and int(per_class) <= min(self.images.train):
+            return None
+        return (f"{self.name} has no {data_set}: its smallest class has "
+                f"{min(self.images.train)} training images")
 
 
 IMAGENET = Dataset(
@@ -49,10 +93,24 @@ FASHION_MNIST = Dataset(
 )
 
 DATASETS: dict[str, Dataset] = {d.name: d for d in (IMAGENET, FASHION_MNIST)}
+_OWN: dict[str, Dataset] = {}  # a user's own images, registered from their description
+
+
+def register(record: Dataset) -> Dataset:
+    """Make a user's own dataset known to the plan (plan/own.py reads it from its description)."""
+    _OWN[record.name] = record
+    return record
+
+
+def known() -> dict[str, Dataset]:
+    """The built-in datasets, then the user's own ones registered so far."""
+    return {**DATASETS, **_OWN}
 
 
 def dataset(name: str) -> Dataset:
     """The record of DATASET=name; a user error for a name the plan does not know."""
-    if name not in DATASETS:
-        raise UserError(f"unknown DATASET '{name}': use {' or '.join(DATASETS)}")
-    return DATASETS[name]
+    record = known().get(name)
+    if record is None:
+        raise UserError(f"unknown DATASET '{name}': use {' or '.join(DATASETS)}, or your own "
+                        f"images (make data DATASET={name} IMAGES=/path/to/images)")
+    return record

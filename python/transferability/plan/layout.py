@@ -1,9 +1,11 @@
 """Where things lie on disk: the data sets, the generated nets and the run folders. The one place
 that spells them.
 
-Data, as data_prep/data.mk builds it, for D = fashion-mnist or imagenet:
+Data, as data_prep/data.mk builds it, for D = fashion-mnist, imagenet or a user's own images:
     DATA/D/<set>_train/{lmdb/,mean.binaryproto}, DATA/D/<set>_valid/lmdb/, DATA/D/<set>.done
-    (ImageNet: files.txt in each, idxmap.txt in the halves', lmdb.done once its LMDB is whole)
+    (ImageNet and a user's images: files.txt in each, idxmap.txt in the halves', lmdb.done once
+    its LMDB is whole; a user's images: DATA/D/dataset.json, their description, and
+    DATA/D/plan.mk, its make rules)
 
 The generated nets and solvers (`make prototxt`): prototxt/D/<group>/<net>.prototxt and
 solvers/D/<group>/<net>.prototxt in the repository.
@@ -34,6 +36,8 @@ TRAIN_LMDB, VAL_LMDB = "train_lmdb", "val_lmdb"  # the run folder's links, as th
 FILES = "files.txt"  # a data set's images and labels, in Caffe's list format
 IDXMAP = "idxmap.txt"  # a half's labels: "old new" per line
 LMDB_DONE = "lmdb.done"
+DESCRIPTION = "dataset.json"  # a user's own images, as their data step found them
+OWN_RULES = "plan.mk"
 PROTOTXT, SOLVERS = "prototxt", "solvers"
 
 
@@ -76,6 +80,16 @@ def lmdb(data: Path, dataset: str, name: str, part: str) -> Path:
     return data_set(data, dataset, name, part) / "lmdb"
 
 
+def description(data: Path, dataset: str) -> Path:
+    """DATA/<dataset>/dataset.json: a user's own images, described (plan/own.py)."""
+    return data_root(data, dataset) / DESCRIPTION
+
+
+def own_rules(data: Path, dataset: str) -> Path:
+    """DATA/<dataset>/plan.mk: the make rules of a user's own images (plan/makerules.py)."""
+    return data_root(data, dataset) / OWN_RULES
+
+
 def data_stamp(data: Path, dataset: str, name: str) -> Path:
     """The file data.mk touches once the set's LMDBs and mean are complete."""
     return data_root(data, dataset) / f"{name}.done"
@@ -98,9 +112,10 @@ def data_stamps(data: Path, dataset: str, net: Net) -> list[Path]:
 
 # --- run folders ---------------------------------------------------------------------------------
 # RUNS' own folders that hold no run folders: the factors grid's features (its default --work)
-# and results, the figures, gpu-check's logs; and RUNS/iters<k>/, the ITERS=k runs' own RUNS.
+# and results, the figures, gpu-check's logs, a user's own images' published results; and
+# RUNS/iters<k>/, the ITERS=k runs' own RUNS.
 GRID_WORK = "factors-grid"
-NOT_RUNS = (GRID_WORK, "factors-results", "figures", "gpu-check")
+NOT_RUNS = (GRID_WORK, "factors-results", "figures", "gpu-check", "results")
 
 
 def holds_no_runs(name: str) -> bool:

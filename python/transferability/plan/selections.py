@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from transferability import plan
 from transferability.errors import UserError
 from transferability.plan import Net
-from transferability.plan.datasets import DATASETS
 from transferability.plan.datasets import dataset as dataset_record
+from transferability.plan.datasets import known
 
 PLANS = ("paper", "figure2", "demo")
 
@@ -37,9 +37,11 @@ def select(plan_name: str, dataset: str, split: str) -> Selection:
         raise UserError(f"unknown PLAN '{plan_name}': use {', '.join(PLANS[:-1])} or {PLANS[-1]}")
     if plan_name == "demo":
         dataset, split = "fashion-mnist", "0"
-    dataset_record(dataset)
+    record = dataset_record(dataset)
     nets = plan.paper_nets() if plan_name == "paper" else plan.figure2_nets(split)
-    return Selection(plan_name, dataset, split, nets)
+    if plan_name != "paper" and (why := record.lacks(nets[0].train_set)):
+        raise UserError(why)
+    return Selection(plan_name, dataset, split, plan.nets_with_data(record, nets))
 
 
 def net_name(dataset: str, net: Net) -> str:
@@ -50,7 +52,7 @@ def net_name(dataset: str, net: Net) -> str:
 def net_of_name(name: str) -> tuple[str, Net] | None:
     """The dataset and net of a name net_name gives; None for any other string."""
     dataset, _, key = name.partition("/")
-    if dataset not in DATASETS:
+    if dataset not in known():
         return None
     try:
         return dataset, plan.find(key)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from transferability import plan
 from transferability.nets import solver
+from transferability.plan.datasets import dataset as dataset_record
 from transferability.results import findings, metric, paper, treatments
 from transferability.results.estimate import Estimate, Noise
 from transferability.results.tables import Run
@@ -23,7 +24,7 @@ Cell = str | int | float | None
 def plotted_meaning(dataset: str) -> str:
     """What a run's plotted accuracy is on the dataset's schedule (results/metric.py)."""
     standard, _ = solver.schedules(dataset)
-    if plan.DATASETS[dataset].schedules == "paper":
+    if dataset_record(dataset).schedules == "paper":
         return f"the mean of its {metric.PAPER_BEST} highest tests, the paper's own rule"
     last_change = (standard.max_iter - 1) // standard.stepsize * standard.stepsize
     tests = standard.max_iter // standard.test_interval - last_change // standard.test_interval
@@ -123,6 +124,16 @@ def control_rows(analysis: findings.Analysis, final: findings.Analysis,
                      "interval": c.ours.how, "ours final": points(at_final.ours.mean),
                      "paper": points(c.paper.mean), "paper final": points(at_final.paper.mean)})
     return rows
+
+
+def control_warning(analysis: findings.Analysis) -> str | None:
+    """A warning when a control is not met: then the base nets may not have converged."""
+    failed = sum(c.status == findings.NOT_MET for c in analysis.controls)
+    if not failed:
+        return None
+    return (f"WARNING: {failed} of {len(analysis.controls)} controls NOT met: the base nets may "
+            "not have converged, and then the verdicts say as much about the training as about "
+            "transfer (train the full schedule, or, on your own images, more EPOCHS)")
 
 
 # --- how the rows are shown --------------------------------------------------------------------
@@ -267,6 +278,7 @@ def report(dataset: str, net_table: Sequence[Mapping[str, Cell]],
         "",
         "Convergence controls (each selffer less its own base):",
         text_table(control_rows(analysis, final), CONTROL_SHOWN),
+        *[w for w in [control_warning(analysis)] if w],
         "",
         "The paper's findings, judged from the numbers (q in percentage points):",
         text_table(finding_rows(analysis, final), [s for s in FINDING_SHOWN

@@ -18,6 +18,7 @@ from matplotlib.ticker import ScalarFormatter
 from transferability import plan
 from transferability.disk import replacing
 from transferability.errors import UserError
+from transferability.plan.datasets import known
 from transferability.results import estimate, paper, tables, treatments
 from transferability.results.estimate import Estimate
 
@@ -44,7 +45,7 @@ class Source:
     """Accuracies to draw and how to name them."""
 
     name: str        # file-name prefix: the dataset, or "paper"
-    dataset: str     # whose networks: imagenet or fashion-mnist
+    dataset: str     # whose networks: imagenet, fashion-mnist or a user's own images
     title: str
     acc: Mapping[str, float]
     pool_halves: bool  # Figure 2: nets of both target halves, or of half B only
@@ -149,7 +150,7 @@ def _yerr(found: list[Estimate]) -> list[list[float]]:
 
 
 def _natman_names(dataset: str | None) -> tuple[str, str] | None:
-    record = plan.DATASETS.get(dataset or "")
+    record = known().get(dataset or "")
     return record.natman_names if record else None
 
 
@@ -269,7 +270,7 @@ def pooling(dataset: str, halves: str | None) -> bool:
 def run_sources(runs_dir: Path, dataset: str | None, halves: str | None) -> list[Source]:
     """One Source per dataset that has run folders (or just `dataset`)."""
     runs, _ = tables.scan(runs_dir, dataset)
-    datasets = [d for d in plan.DATASETS if any(r.dataset == d for r in runs)]
+    datasets = [d for d in known() if any(r.dataset == d for r in runs)]
     if not datasets:
         raise UserError(f"no run folders under {runs_dir}"
                         + (f" for dataset {dataset}" if dataset else ""))

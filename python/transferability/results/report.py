@@ -105,14 +105,27 @@ def _crop(profile) -> str:
     return f"crop {profile.crop} of {profile.image}{where}, mirrored in training"
 
 
+def _fitted(profile: caffenet.Profile) -> str:
+    """What a user's own images' profile fitted to them (caffenet.for_images)."""
+    conv1 = profile.convs[0]
+    pools = ", ".join(f"conv{i}" for i in profile.pool_after) or "none"
+    return (f"; fitted to {profile.image} x {profile.image} x {profile.channels}: conv1 "
+            f"{conv1.kernel}x{conv1.kernel} stride {conv1.stride}, pooling after {pools}, widths "
+            f"x {profile.data.images.width:g} (WIDTH)")
+
+
 def settings(dataset: str) -> list[tuple[str, str]]:
-    """The profile and schedule the runs were generated with, in epochs beside the paper's."""
-    profile = caffenet.PROFILES[dataset]
+    """The profile and schedule the runs were generated with, in epochs beside the paper's; for a
+    user's own images first what their data step found and chose."""
+    profile = caffenet.profile_of(dataset)
+    images = profile.data.images
     standard, _ = solver.schedules(dataset)
     convs = "-".join(str(c.num_output) for c in profile.convs)
-    rows = [
+    rows = [] if images is None else list(images.statements)
+    rows += [
         ("network", f"CaffeNet layer sequence, conv {convs}, fc {profile.fc[0]}-{profile.fc[1]}-"
-                    f"{profile.classes}, {_crop(profile)}"),
+                    f"{profile.classes}, {_crop(profile)}"
+                    f"{'' if images is None else _fitted(profile)}"),
         ("solver", f"SGD momentum {standard.momentum}, base_lr {standard.base_lr}, lr x "
                    f"{standard.gamma} every {standard.stepsize} iterations, {standard.max_iter} "
                    f"iterations, batch {profile.train_batch}"),
@@ -126,7 +139,8 @@ def settings(dataset: str) -> list[tuple[str, str]]:
         paper_total = solver.PAPER.max_iter * caffenet.CAFFENET.train_batch / paper_half
         rows.append(("epochs (of a half's training set)",
                      f"{step:.1f} per lr step, {total:.1f} in all (the paper: {paper_step:.0f} "
-                     f"per step, {paper_total:.0f} in all)"))
+                     f"per step, {paper_total:.0f} in all)"
+                     + ("" if images is None else f"; EPOCHS = {images.epochs:g}")))
     rows.append(("plotted accuracy", compare.plotted_meaning(dataset)))
     seed = standard.random_seed
     replicates = ", ".join(f"baseB-seed{s} uses {(seed or 0) + s}" for s in plan.NOISE_SEEDS)
@@ -206,6 +220,8 @@ def page(st: Study) -> str:
         "<p>Each selffer less its own base; limits are those the paper's own nets meet.</p>",
         _table(compare.control_rows(st.analysis, st.final), compare.CONTROL_SHOWN,
                row_class="status"),
+        *[f"<p class='warning'><strong>{esc(w)}</strong></p>"
+          for w in [compare.control_warning(st.analysis)] if w],
         "<h2>Figures</h2>",
     ]
     for title, fig in _figures(st.source):
@@ -254,6 +270,7 @@ def study_findings_markdown(st: Study, where: Mapping[str, str]) -> str:
         "Each selffer less its own base; limits are those the paper's own nets meet.",
         "",
         *compare.markdown(compare.control_rows(st.analysis, st.final), compare.CONTROL_SHOWN),
+        *[line for w in [compare.control_warning(st.analysis)] if w for line in ("", w)],
         "",
         "## Findings",
         "",

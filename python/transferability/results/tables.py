@@ -10,6 +10,8 @@ from pathlib import Path
 from transferability import caffe_io, plan
 from transferability.errors import UserError
 from transferability.plan import Net, layout
+from transferability.plan.datasets import dataset as dataset_record
+from transferability.plan.datasets import known
 from transferability.results import metric, paper
 from transferability.training.logparse import TrainingLog, parse_log
 
@@ -39,7 +41,7 @@ class Run:
         if not self.log or not solver.is_file():
             return None
         s = caffe_io.read_solver(solver)
-        paper_rule = plan.DATASETS[self.dataset].schedules == "paper"
+        paper_rule = dataset_record(self.dataset).schedules == "paper"
         return metric.plotted([(it, acc) for it, acc, _ in self.log.tests], paper_rule,
                               s.stepsize, s.max_iter)
 
@@ -83,8 +85,9 @@ def scan(runs_dir: Path, dataset: str | None = None) -> tuple[list[Run], list[Pa
     """Every run folder under runs_dir in plan order, and the folders that name no planned net."""
     if not Path(runs_dir).is_dir():
         raise UserError(f"RUNS_DIR {runs_dir} is not a directory")
-    if dataset is not None and dataset not in plan.DATASETS:
-        raise UserError(f"unknown dataset '{dataset}': expected one of {', '.join(plan.DATASETS)}")
+    datasets = list(known())
+    if dataset is not None and dataset not in datasets:
+        raise UserError(f"unknown dataset '{dataset}': expected one of {', '.join(datasets)}")
     nets = {net.key: net for net in plan.known_nets()}
     order = {key: i for i, key in enumerate(nets)}
     runs: list[Run] = []
@@ -95,11 +98,11 @@ def scan(runs_dir: Path, dataset: str | None = None) -> tuple[list[Run], list[Pa
             continue
         if dataset is not None and ds != dataset:
             continue
-        if ds in plan.DATASETS and key in nets:
+        if ds in datasets and key in nets:
             runs.append(_read_run(ds, nets[key], path))
         else:
             unknown.append(path)
-    runs.sort(key=lambda r: (list(plan.DATASETS).index(r.dataset), order[r.net.key]))
+    runs.sort(key=lambda r: (datasets.index(r.dataset), order[r.net.key]))
     return runs, unknown
 
 

@@ -36,10 +36,11 @@ from transferability.disk import (
 )
 from transferability.errors import UserError
 from transferability.nets.caffenet import parameter_count
-from transferability.nets.generate import profile
+from transferability.nets.generate import profile, texts
 from transferability.nets.solver import shorten
 from transferability.nets.transplant import transplant
 from transferability.plan import Net, layout
+from transferability.plan.datasets import dataset as dataset_record
 from transferability.training.logparse import last_error_line
 
 KEEP_SNAPSHOTS = 2  # the newest two whole snapshots: one to resume from, one if that is cut
@@ -54,12 +55,32 @@ def _link(target: Path, link: Path) -> None:
     link.symlink_to(target.resolve())
 
 
+def find_net(dataset: str, key: str) -> Net:
+    """The net `group/name` of the plan, if the dataset has the data it trains on (a user's own
+    images may have no natman halves and fewer reduced sets)."""
+    net = plan.find(key)
+    if why := dataset_record(dataset).lacks(net.train_set):
+        raise UserError(why)
+    return net
+
+
+def generated(dataset: str, net: Net) -> tuple[str, str]:
+    """The net's train_val and solver texts: a built-in dataset's committed files, a user's own
+    images' generated from their description (registered with the plan)."""
+    if dataset not in plan.DATASETS:
+        return texts(dataset, net)
+    train_val = layout.generated_net(REPO_ROOT, dataset, net)
+    if not train_val.is_file():  # the factors grid's sources exist for Fashion-MNIST only
+        raise UserError(f"no {dataset} network '{net.key}' ({train_val} is missing; `make "
+                        "prototxt` writes every generated one)")
+    return train_val.read_text(), layout.generated_solver(REPO_ROOT, dataset, net).read_text()
+
+
 def _solver(dataset: str, net: Net, iters: int | None, gpu: bool = False,
             val_batches: int | None = None):
     """The SolverParameter a run folder runs: ITERS shortens it, and then tests no more batches
     than the validation set holds (`val_batches`; a fake or small set need not be read 50 times)."""
-    source = layout.generated_solver(REPO_ROOT, dataset, net)
-    s = text_format.Parse(source.read_text(), caffe_pb2.SolverParameter())
+    s = text_format.Parse(generated(dataset, net)[1], caffe_pb2.SolverParameter())
     if iters is not None:
         s = shorten(s, iters)
         if val_batches:
@@ -69,9 +90,9 @@ def _solver(dataset: str, net: Net, iters: int | None, gpu: bool = False,
     return s
 
 
-def _val_batches(val_lmdb: Path, train_val: Path) -> int:
+def _val_batches(val_lmdb: Path, train_val: str) -> int:
     """Batches of the TEST data layer's size that cover the validation LMDB once."""
-    layer = caffe_io.data_layer(caffe_io.read_prototxt(train_val))
+    layer = caffe_io.data_layer(text_format.Parse(train_val, caffe_pb2.NetParameter()))
     return -(-entry_count(val_lmdb) // layer.data_param.batch_size)
 
 
@@ -94,16 +115,13 @@ def prepare(runs: Path, data: Path, dataset: str, net: Net, iters: int | None = 
                             f"DATASET={dataset}`{stale if stamp.exists() else ''}")
     settings = layout.settings(dataset, net.key, iters)
     check_settings(folder, settings)
-    train_val = layout.generated_net(REPO_ROOT, dataset, net)
-    if not train_val.is_file():  # the factors grid's sources exist for Fashion-MNIST only
-        raise UserError(f"no {dataset} network '{net.key}' ({train_val} is missing; `make "
-                        "prototxt` writes every generated one)")
+    train_val = generated(dataset, net)[0]
     val_lmdb = layout.data_paths(data, dataset, net)[layout.VAL_LMDB]
     solver = _solver(dataset, net, iters, gpu, _val_batches(val_lmdb, train_val))
     folder.mkdir(parents=True, exist_ok=True)
     for name, path in layout.data_paths(data, dataset, net).items():
         _link(path, folder / name)
-    copy_file(train_val, folder / layout.TRAIN_VAL)
+    write_text(folder / layout.TRAIN_VAL, train_val)
     write_text(folder / layout.SOLVER, text_format.MessageToString(solver))
     write_text(folder / layout.RUN_JSON, layout.started_text(settings))
     return folder
@@ -435,7 +453,7 @@ def train(runs: Path, data: Path, dataset: str, key: str, iters: int | None = No
     the newest `keep` snapshots (None: every one) and stop first if they would not fit with
     `disk_margin` bytes left free."""
     plan.check_iters(iters)
-    net = plan.find(key)
+    net = find_net(dataset, key)
     label = f"{dataset}/{key}"
     try:
         return _train(runs, data, dataset, net, label, iters, gpu, wait, keep, disk_margin)
