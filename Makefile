@@ -87,7 +87,7 @@ help: ## list the targets
 	  $(MAKEFILE_LIST) | sed $(foreach v,$(PLAN_LISTS),-e 's/<$(v)>/$(subst $(space),|,$($(v)))/g')
 
 .PHONY: check-args base-A base-B transfer random whole reduced figure2 paper figures compare \
-	figures-paper factors factors-grid prototxt noise report study publish
+	figures-paper factors factors-grid estimators prototxt noise report study publish
 
 # --- the demo: the paper's method end to end, small ----------------------------------------
 demo: ## Fashion-MNIST, split 0: figure 2's nets, baseB's noise, the figure and the report (CPU)
@@ -176,6 +176,16 @@ factors-grid: check-args setup ## Azizpour et al.'s grid: source width x depth, 
 	  $(RUNS) $(DATA) --out $(FACTORS_OUT) \
 	  --jobs $(FACTORS_JOBS)
 
+# Cheap transferability estimators on the grid's features, beside its SVMs and split 0's AnB;
+# the grid (its table and features) is made first where FACTORS_OUT has no grid.csv.
+ESTIMATORS_OUT ?= $(if $(ITERS),$(RUNS)/estimators-results,$(CURDIR)/results/estimators)
+BOOTSTRAP ?= 100
+estimators: check-args setup ## LogME, H-score, LEEP, NCE per layer of the factors grid against its SVMs and AnB [BOOTSTRAP=100]
+	@test -f $(FACTORS_OUT)/grid.csv || $(MAKE) --no-print-directory factors-grid
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(TRANSFERABILITY) estimators \
+	  $(RUNS) $(DATA) --grid $(FACTORS_OUT)/grid.csv --out $(ESTIMATORS_OUT) \
+	  --bootstrap $(BOOTSTRAP) --jobs $(FACTORS_JOBS)
+
 prototxt: setup ## regenerate every train_val and solver prototxt from the one definition
 	$(TRANSFERABILITY) generate
 
@@ -208,13 +218,14 @@ unwritable = $(shell d=$(call shell_quote,$(abspath $(1))); while [ ! -e "$$d" ]
 # (or DIR) cannot be written.
 check_writable = $(if $(filter $(2),$(MAKECMDGOALS)),$(if $(call unwritable,$(or $(3),$($(1)))),$(error $(1)=$($(1)) cannot be written (no file can be made in $(call unwritable,$(or $(3),$($(1))))); make it writable or choose another $(1))))
 TRAINING_GOALS := base-A base-B transfer random whole reduced figure2 paper noise study slurm \
-  factors factors-grid %/final.caffemodel
+  factors factors-grid estimators %/final.caffemodel
 $(call check_writable,RUNS,demo $(TRAINING_GOALS) report figures compare)
-$(call check_writable,DATA,demo data data-digits factors-grid %.done)
+$(call check_writable,DATA,demo data data-digits factors-grid estimators %.done)
 $(call check_writable,FIGURES,demo figure2 figures figures-paper factors)
 $(call check_writable,RESULTS,study publish)
 $(call check_writable,REPORT,demo report,$(dir $(REPORT)))
-$(call check_writable,FACTORS_OUT,factors-grid)
+$(call check_writable,FACTORS_OUT,factors-grid estimators)
+$(call check_writable,ESTIMATORS_OUT,estimators)
 
 # --- set-up, tests, benchmarks, and the included fragments -----------------------------------
 $(VENV)/.stamp: pyproject.toml
