@@ -75,9 +75,10 @@ class Moments:
 
 def moments(features: np.ndarray, labels: np.ndarray,
             weights: np.ndarray | None = None) -> Moments:
-    f = np.asarray(features, dtype=np.float64)
-    w = _weights(len(f), weights)
-    labels = np.asarray(labels)
+    w = _weights(len(features), weights)
+    drawn = w > 0  # a bootstrap replicate leaves about a third of the images out
+    f, w = np.asarray(features, dtype=np.float64)[drawn], w[drawn]
+    labels = np.asarray(labels)[drawn]
     onehot = (labels[:, None] == _classes(labels, w)[None, :]) * w[:, None]  # W Y
     return Moments(float(w.sum()), (f * w[:, None]).T @ f, w @ f, f.T @ onehot,
                    onehot.sum(axis=0))
