@@ -3,6 +3,8 @@ features (no estimator reads a validation label), and the command's one-line err
 
 from __future__ import annotations
 
+import csv
+
 import h5py
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from transferability import plan
 from transferability.cli import main
 from transferability.errors import UserError
 from transferability.factors import estimator_findings as ef
+from transferability.factors import estimator_report as er
 from transferability.factors import estimators as est
 from transferability.factors import grid
 from transferability.factors.estimator_grid import (
@@ -138,3 +141,22 @@ def test_a_missing_grid_table_is_one_line(tmp_path, capsys) -> None:
 
 def test_an_estimators_folder_that_cannot_be_written_is_one_line(tmp_path) -> None:
     assert_refused_unwritable(tmp_path, "ESTIMATORS_OUT", "estimators")
+
+
+def test_publish_writes_the_table_correlations_figure_and_findings(tmp_path) -> None:
+    m = _measurements(lambda acc: acc)
+    for f in m.layers:
+        f.seconds = dict.fromkeys(f.scores, 0.01)
+    m.anb_training = {n: (80.0 + n, 7500) for n in range(1, 8)}
+    found, cost, written = er.publish(m, tmp_path, "make estimators", (60.0, 100.0))
+    assert [p.name for p in written] == ["estimators.csv", "correlations.csv", "estimators.png",
+                                         "estimators.pdf", "findings.md"]
+    with open(tmp_path / "estimators.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 4 * 3 * (8 * 2 + 2)  # sources x targets x (layers x 2 + the head's 2)
+    assert {r["anb_accuracy"] != "" for r in rows if r["source"] == ef.BASE_A
+            and r["target"] == "near" and int(r["position"]) <= 7} == {True}
+    text = (tmp_path / "findings.md").read_text()
+    assert "### 1. predicts the best layer" in text and "commit " in text
+    assert text.count("| reproduced |") == sum(f.verdict == REPRODUCED for f in found)
+    assert any(c["what"].startswith("AnB training") and c["total"] == "9.8 min" for c in cost)

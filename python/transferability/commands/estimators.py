@@ -4,6 +4,7 @@ against the grid's SVM and the study's frozen transfer AnB."""
 from __future__ import annotations
 
 import argparse
+import resource
 import time
 from pathlib import Path
 
@@ -39,6 +40,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished workers."""
+    return sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
+               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+
+
 def run(args: argparse.Namespace) -> int:
     # numpy's linear algebra, matplotlib and pycaffe load once the arguments are known to be good
     from transferability.factors import estimator_grid, estimator_report, grid
@@ -46,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     for name in ("bootstrap", "jobs"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name} must be at least 1")
-    start = time.perf_counter()
+    start = time.perf_counter(), _cpu()
     rows = grid.read_table(args.grid)
     work = args.work or args.runs / layout.GRID_WORK
     check_writable(args.out, "--out")  # before the long work, not after it
@@ -56,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
                                        args.seed)
     measured = estimator_grid.measure(args.runs, args.data, work, rows, settings, args.jobs)
     try:
-        found, cost, written = estimator_report.publish(measured, args.out, COMMAND,
-                                                        time.perf_counter() - start)
+        seconds = time.perf_counter() - start[0], _cpu() - start[1]
+        found, cost, written = estimator_report.publish(measured, args.out, COMMAND, seconds)
     except OSError as err:
         raise UserError(f"cannot write the estimators' results to {args.out}: "
                         f"{err.strerror or err}; free space or give --out a writable folder") \

@@ -77,6 +77,7 @@ class LayerScores:
     n_test: int
     dims: int
     scores: dict[str, np.ndarray] = field(default_factory=dict)
+    # CPU seconds (one thread: the wall time on an idle core, whatever else shares the machine)
     seconds: dict[str, float] = field(default_factory=dict)  # one score on all images
     svm: np.ndarray | None = None
     svm_seconds: float = 0.0     # one SVM fit with the chosen C, and its predictions
@@ -115,9 +116,9 @@ def estimator_scores(x: np.ndarray, y: np.ndarray, head: bool,
     scores: dict[str, list[float]] = {}
     seconds = {}
     for name in names:
-        start = time.perf_counter()
+        start = time.process_time()
         scores[name] = [score(name, x, y)]
-        seconds[name] = time.perf_counter() - start
+        seconds[name] = time.process_time() - start
     probs = softmax(x) if head else None
     for w in counts:
         m = moments(x, y, w)
@@ -143,9 +144,9 @@ def pair_scores(src: grid.Source, target: grid.Target, target_index: int, chosen
         out.scores, out.seconds = estimator_scores(x, y, out.head, counts)
         if layer in chosen_c:
             x_test, y_test, _ = load(files["test"][layer])
-            start = time.perf_counter()
+            start = time.process_time()
             correct = fit_predict(x, y, x_test, chosen_c[layer]) == y_test
-            out.svm_seconds = time.perf_counter() - start
+            out.svm_seconds = time.process_time() - start
             out.svm = resampled(correct, draws(s, target_index, VALID, len(y_test)))
             out.n_test = len(y_test)
         found.append(out)

@@ -151,36 +151,41 @@ def _time(seconds: float) -> str:
     return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
-def costs(m: Measurements, wall: float | None) -> list[dict[str, str]]:
-    """What each estimator cost on all images (no bootstrap), beside the SVM and AnB it would
-    replace; the bootstrap's share is the command's wall time."""
+def costs(m: Measurements, command: tuple[float, float] | None) -> list[dict[str, str]]:
+    """What each estimator cost on all images (no bootstrap; CPU time of one thread), beside the
+    SVM and AnB it would replace; `command`: the whole command's (wall, CPU) seconds."""
     out = []
     for est in ESTIMATORS:
         times = [f.seconds[est] for f in m.layers if est in f.seconds]
         if times:
-            out.append({"what": est, "runs": str(len(times)), "total": _time(sum(times)),
+            out.append({"what": f"{est} (CPU, one thread)", "runs": str(len(times)),
+                        "total": _time(sum(times)),
                         "each (mean, max)": f"{_time(mean(times))}, {_time(max(times))}"})
     svm = [f.svm_seconds for f in m.layers if f.svm is not None]
     if svm:
-        out.append({"what": "linear SVM, one fit with the grid's C (measured)",
+        out.append({"what": "linear SVM, one fit with the grid's C and its predictions (CPU, "
+                            "one thread)",
                     "runs": str(len(svm)), "total": _time(sum(svm)),
                     "each (mean, max)": f"{_time(mean(svm))}, {_time(max(svm))}"})
         out.append({"what": f"linear SVM with the grid's choice of C ({SVM_FITS} fits: "
                             f"{FOLDS}-fold CV over {len(C_GRID)} values, then the final; "
-                            "estimated from the one fit)",
+                            "estimated as that many of the one fit)",
                     "runs": str(len(svm)), "total": f"about {_time(SVM_FITS * sum(svm))}",
                     "each (mean, max)": f"about {_time(SVM_FITS * mean(svm))}"})
     if m.anb_training:
         sec = [s for s, _ in m.anb_training.values()]
         its = sorted({i for _, i in m.anb_training.values()})
-        out.append({"what": f"AnB training (split 0, {', '.join(map(str, its))} iterations, "
-                            "from its log's time stamps)",
+        out.append({"what": f"AnB training (split 0, {', '.join(map(str, its))} iterations; "
+                            "wall time from its log's time stamps)",
                     "runs": str(len(sec)), "total": _time(sum(sec)),
                     "each (mean, max)": f"{_time(mean(sec))}, {_time(max(sec))}"})
-    if wall is not None:
+    if command is not None:
+        wall, cpu = command
         out.append({"what": f"the whole command to its outputs: every estimator and SVM "
-                            f"refit, each on all images and {m.bootstrap} bootstrap replicates",
-                    "runs": "1", "total": _time(wall), "each (mean, max)": ""})
+                            f"refit, each on all images and {m.bootstrap} bootstrap replicates "
+                            "(wall time; CPU time of all its processes)",
+                    "runs": "1", "total": f"{_time(wall)} (CPU {_time(cpu)})",
+                    "each (mean, max)": ""})
     return out
 
 
@@ -289,18 +294,19 @@ def findings_markdown(m: Measurements, correlations: Sequence[dict],
     lines += ["", "## Cost", "",
               "The time of each estimator on all of a layer's training images (no bootstrap), "
               "beside the training it would replace; feature extraction, which both need, is not "
-              "counted.", ""]
+              "counted. CPU time of one thread (numpy and liblinear run single-threaded here) is "
+              "what an idle core would take, whatever else shares the machine.", ""]
     lines += _md(cost)
     return "\n".join(lines) + "\n"
 
 
-def publish(m: Measurements, out: Path, command: str,
-            wall: float | None) -> tuple[list[EstimatorFinding], list[dict], list[Path]]:
+def publish(m: Measurements, out: Path, command: str, seconds: tuple[float, float] | None
+            ) -> tuple[list[EstimatorFinding], list[dict], list[Path]]:
     """The findings, and estimators.csv, correlations.csv, estimators.png/.pdf and findings.md
     written into `out`, each whole or not at all."""
     correlations = estimator_findings.correlations(m)
     found = estimator_findings.estimator_findings(m, correlations)
-    cost = costs(m, wall)
+    cost = costs(m, seconds)
     written = [write_csv(out / "estimators.csv", table_rows(m), COLUMNS, FLOATS),
                write_csv(out / "correlations.csv",
                          [{k: v for k, v in r.items() if k in CORRELATION_COLUMNS}
