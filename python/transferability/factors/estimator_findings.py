@@ -21,10 +21,16 @@ frozen transfer AnB on the near target):
    head), d1 = score(near) - score(middle) and d2 = score(middle) - score(far); q = the smaller
    of their means over the sources. Reproduced if q's interval lies above 0, not reproduced if
    below, within noise if it holds 0. The same claim of the measured best-layer accuracy is shown
-   beside them: whether the ground truth itself orders the targets so.
+   beside them: whether the ground truth itself orders the targets so. The targets have 5, 4
+   and 10 classes, and the scores are taken as they are: H-score is at most classes - 1, LEEP
+   and NCE at least about -log(classes), so this claim's scores differ by the task as much as by
+   its distance.
 
 Only the bootstrap over images enters an interval: a layer or source ordering that another seed
-of the source would change is not in it (claim 1 takes the seed noise).
+of the source would change is not in it (claim 1 takes the seed noise). Resampled images make
+both the scores and the accuracies noisier, so the replicates' tau lies below the tau of all
+images, which can fall outside its (percentile) interval: the interval errs towards 0, against
+the claim.
 """
 
 from __future__ import annotations
