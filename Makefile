@@ -169,18 +169,22 @@ factors: setup ## Azizpour et al.'s study: baseA's layers as linear-SVM features
 # ITERS=k runs (tests, trials) never overwrite the committed results/factors.
 FACTORS_OUT ?= $(if $(ITERS),$(RUNS)/factors-results,$(CURDIR)/results/factors)
 FACTORS_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# The grid's sources (trained on split 0's half A) and its targets' data.
+GRID_INPUTS = $(FACTORS_fashion-mnist) $(DIGITS_STAMP) $(FM_DATA)/half0B.done \
+  $(FM_DATA)/halfnatmanB.done
 factors-grid: check-args setup ## Azizpour et al.'s grid: source width x depth, near/middle/far targets (make -j2)
-	@$(MAKE) --no-print-directory $(FACTORS_fashion-mnist) $(DIGITS_STAMP) \
-	  $(FM_DATA)/half0B.done $(FM_DATA)/halfnatmanB.done DATASET=fashion-mnist
+	@$(MAKE) --no-print-directory $(GRID_INPUTS) DATASET=fashion-mnist
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(TRANSFERABILITY) factors-grid \
 	  $(RUNS) $(DATA) --out $(FACTORS_OUT) \
 	  --jobs $(FACTORS_JOBS)
 
-# Cheap transferability estimators on the grid's features, beside its SVMs and split 0's AnB;
-# the grid (its table and features) is made first where FACTORS_OUT has no grid.csv.
+# Cheap transferability estimators on the grid's features, beside its SVMs and split 0's AnB
+# (read where finished: `make demo` trains them). The grid's sources and targets are made first,
+# and the grid itself where FACTORS_OUT has no grid.csv.
 ESTIMATORS_OUT ?= $(if $(ITERS),$(RUNS)/estimators-results,$(CURDIR)/results/estimators)
 BOOTSTRAP ?= 100
 estimators: check-args setup ## LogME, H-score, LEEP, NCE per layer of the factors grid against its SVMs and AnB [BOOTSTRAP=100]
+	@$(MAKE) --no-print-directory $(GRID_INPUTS) DATASET=fashion-mnist
 	@test -f $(FACTORS_OUT)/grid.csv || $(MAKE) --no-print-directory factors-grid
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(TRANSFERABILITY) estimators \
 	  $(RUNS) $(DATA) --grid $(FACTORS_OUT)/grid.csv --out $(ESTIMATORS_OUT) \
