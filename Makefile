@@ -89,7 +89,7 @@ help: ## list the targets
 	  $(MAKEFILE_LIST) | sed $(foreach v,$(PLAN_LISTS),-e 's/<$(v)>/$(subst $(space),|,$($(v)))/g')
 
 .PHONY: check-args base-A base-B transfer random whole reduced figure2 paper figures compare \
-	figures-paper paper-metric factors factors-grid prototxt noise report study publish
+	figures-paper paper-metric factors factors-grid estimators prototxt noise report study publish
 
 # --- the demo: the paper's method end to end, small ----------------------------------------
 demo: ## Fashion-MNIST, split 0: figure 2's nets, baseB's noise, the figure and the report (CPU)
@@ -175,12 +175,26 @@ factors: setup ## Azizpour et al.'s study: baseA's layers as linear-SVM features
 # ITERS=k runs (tests, trials) never overwrite the committed results/factors.
 FACTORS_OUT ?= $(if $(ITERS),$(RUNS)/factors-results,$(CURDIR)/results/factors)
 FACTORS_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# The grid's sources (trained on split 0's half A) and its targets' data.
+GRID_INPUTS = $(FACTORS_fashion-mnist) $(DIGITS_STAMP) $(FM_DATA)/half0B.done \
+  $(FM_DATA)/halfnatmanB.done
 factors-grid: check-args setup ## Azizpour et al.'s grid: source width x depth, near/middle/far targets (make -j2)
-	@$(MAKE) --no-print-directory $(FACTORS_fashion-mnist) $(DIGITS_STAMP) \
-	  $(FM_DATA)/half0B.done $(FM_DATA)/halfnatmanB.done DATASET=fashion-mnist
+	@$(MAKE) --no-print-directory $(GRID_INPUTS) DATASET=fashion-mnist
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(TRANSFERABILITY) factors-grid \
 	  $(RUNS) $(DATA) --out $(FACTORS_OUT) \
 	  --jobs $(FACTORS_JOBS)
+
+# Cheap transferability estimators on the grid's features, beside its SVMs and split 0's AnB
+# (read where finished: `make demo` trains them). The grid's sources and targets are made first,
+# and the grid itself where FACTORS_OUT has no grid.csv.
+ESTIMATORS_OUT ?= $(if $(ITERS),$(RUNS)/estimators-results,$(CURDIR)/results/estimators)
+BOOTSTRAP ?= 100
+estimators: check-args setup ## LogME, H-score, LEEP, NCE per layer of the factors grid against its SVMs and AnB [BOOTSTRAP=100]
+	@$(MAKE) --no-print-directory $(GRID_INPUTS) DATASET=fashion-mnist
+	@test -f $(FACTORS_OUT)/grid.csv || $(MAKE) --no-print-directory factors-grid
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(TRANSFERABILITY) estimators \
+	  $(RUNS) $(DATA) --grid $(FACTORS_OUT)/grid.csv --out $(ESTIMATORS_OUT) \
+	  --bootstrap $(BOOTSTRAP) --jobs $(FACTORS_JOBS)
 
 prototxt: setup ## regenerate every train_val and solver prototxt from the one definition
 	$(TRANSFERABILITY) generate
@@ -214,13 +228,14 @@ unwritable = $(shell d=$(call shell_quote,$(abspath $(1))); while [ ! -e "$$d" ]
 # (or DIR) cannot be written.
 check_writable = $(if $(filter $(2),$(MAKECMDGOALS)),$(if $(call unwritable,$(or $(3),$($(1)))),$(error $(1)=$($(1)) cannot be written (no file can be made in $(call unwritable,$(or $(3),$($(1))))); make it writable or choose another $(1))))
 TRAINING_GOALS := base-A base-B transfer random whole reduced figure2 paper noise study slurm \
-  factors factors-grid %/final.caffemodel
+  factors factors-grid estimators %/final.caffemodel
 $(call check_writable,RUNS,demo $(TRAINING_GOALS) report figures compare)
-$(call check_writable,DATA,demo data data-digits factors-grid %.done)
+$(call check_writable,DATA,demo data data-digits factors-grid estimators %.done)
 $(call check_writable,FIGURES,demo figure2 figures figures-paper factors)
 $(call check_writable,RESULTS,study publish)
 $(call check_writable,REPORT,demo report,$(dir $(REPORT)))
-$(call check_writable,FACTORS_OUT,factors-grid)
+$(call check_writable,FACTORS_OUT,factors-grid estimators)
+$(call check_writable,ESTIMATORS_OUT,estimators)
 
 # --- set-up, tests, benchmarks, and the included fragments -----------------------------------
 $(VENV)/.stamp: pyproject.toml

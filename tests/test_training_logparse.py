@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import TINY_SOLVER, caffe1_log, run_caffe
 from transferability.cli import main
-from transferability.training.logparse import parse_log, parse_text
+from transferability.training.logparse import parse_log, parse_text, wall_seconds
 
 
 def _values_after(text: str, marker: str) -> list[float]:
@@ -145,3 +145,19 @@ def test_cli_prints_json(caffe_train_run: Path, capsys: pytest.CaptureFixture) -
 def test_cli_missing_log(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["parse-log", str(tmp_path / "nope.log")]) == 2
     assert re.match(r"transferability parse-log: error: .*nope\.log", capsys.readouterr().err)
+
+
+def test_wall_seconds_from_glog_stamps(caffe_train_run: Path, tmp_path: Path) -> None:
+    # the real log: its first and last stamps, read here by their own split
+    stamps = [line.split()[1] for line in (caffe_train_run / "train.log").read_text().splitlines()
+              if re.match(r"^I\d{8} ", line)]
+    h0, m0, s0 = map(float, stamps[0].split(":"))
+    h1, m1, s1 = map(float, stamps[-1].split(":"))
+    assert wall_seconds(caffe_train_run) == pytest.approx((h1 - h0) * 3600 + (m1 - m0) * 60
+                                                          + s1 - s0, abs=1e-6)
+    # glog's year-less stamps, across midnight; a log with one stamp has no span
+    (tmp_path / "train.log").write_text("I1231 23:59:58.5 1 solver.cpp:1] a\nx\n"
+                                        "I0101 00:00:01.25 1 solver.cpp:1] b\n")
+    assert wall_seconds(tmp_path) == pytest.approx(2.75)
+    (tmp_path / "train.log").write_text("I20261206 04:23:24.5 1 caffe.cpp:1] only\n")
+    assert wall_seconds(tmp_path) is None

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import csv
 import multiprocessing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 from transferability import plan
 from transferability.data.lmdb_io import entry_count
@@ -30,6 +31,7 @@ from transferability.nets import caffenet
 from transferability.nets.generate import profile
 from transferability.plan import Net, layout
 
+T = TypeVar("T")
 DATASET = plan.FACTOR_DATASET
 COLUMNS = ("width", "depth", "seed", "source", "target", "target_set", "layer", "position",
            "pca", "method", "dims", "C", "cv_accuracy", "accuracy", "n_train", "n_test")
@@ -108,13 +110,21 @@ def _row(src: Source | None, target: Target, method: str, accuracy: float, layer
     return row
 
 
-def pair_rows(src: Source, target: Target, s: Settings, data: Path, work: Path) -> list[dict]:
-    """Every layer and variant of one source on one target."""
+def feature_files(src: Source, target: Target, s: Settings, data: Path,
+                  work: Path) -> dict[str, dict[str, Path]]:
+    """part (train, test) -> layer -> the features file of the source's layer on the target's
+    training or validation images, in `work`; extracted unless an earlier run's are there."""
     sets = {"train": (target.lmdb(data, "train"), s.max_train),
             "test": (target.lmdb(data, "valid"), s.max_test)}
+    return layer_features(src.model, src.folder / layout.TRAIN_VAL, sets, src.layers, s.pool,
+                          Path(work) / src.net.group / src.net.name / target.name,
+                          f"{src.net.name}->{target.distance}")
+
+
+def pair_rows(src: Source, target: Target, s: Settings, data: Path, work: Path) -> list[dict]:
+    """Every layer and variant of one source on one target."""
     label = f"{src.net.name}->{target.distance}"
-    files = layer_features(src.model, src.folder / layout.TRAIN_VAL, sets, src.layers, s.pool,
-                           Path(work) / src.net.group / src.net.name / target.name, label)
+    files = feature_files(src, target, s, data, work)
     rows = []
     for position, layer in enumerate(src.layers, 1):
         x_train, y_train, _ = load(files["train"][layer])
@@ -150,6 +160,26 @@ def _pair(args: tuple) -> list[dict]:
     return pair_rows(*args)
 
 
+def in_processes(work: Callable[[tuple], T], tasks: Sequence[tuple], jobs: int,
+                 what: str) -> list[T]:
+    """work(task) for every task, in `jobs` processes (here when 1), in the tasks' order; the
+    first failure ends it all, and a worker that dies is one line that names FACTORS_JOBS."""
+    if jobs <= 1:
+        return [work(task) for task in tasks]
+    context = multiprocessing.get_context("spawn")  # pycaffe's module and threads: not fork-safe
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        futures = [pool.submit(work, task) for task in tasks]
+        try:
+            return [f.result() for f in futures]
+        except BrokenProcessPool:  # a worker killed (the kernel's OOM killer, say)
+            pool.shutdown(cancel_futures=True)
+            raise UserError(f"a worker of {what} died (out of memory?): run it again with fewer "
+                            f"jobs than {jobs} (FACTORS_JOBS=1)") from None
+        except BaseException:  # the first failure ends it: start nothing more
+            pool.shutdown(cancel_futures=True)
+            raise
+
+
 def run_grid(runs: Path, data: Path, work: Path, s: Settings = Settings(),
              jobs: int = 1) -> list[dict]:
     """Every row of the grid, sources x targets in `jobs` processes, then the fine-tuned ones."""
@@ -157,21 +187,7 @@ def run_grid(runs: Path, data: Path, work: Path, s: Settings = Settings(),
     for variant in s.variants:
         reduction(variant, s.pca)
     pairs = [(src, target, s, data, work) for src in sources(runs) for target in TARGETS]
-    if jobs <= 1:
-        found = [_pair(p) for p in pairs]
-    else:  # spawn: pycaffe's module and its threads are not fork-safe
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-            futures = [pool.submit(_pair, p) for p in pairs]
-            try:
-                found = [f.result() for f in futures]
-            except BrokenProcessPool:  # a worker killed (the kernel's OOM killer, say)
-                pool.shutdown(cancel_futures=True)
-                raise UserError(f"a worker of the factors grid died (out of memory?): run it "
-                                f"again with fewer jobs than {jobs} (FACTORS_JOBS=1)") from None
-            except BaseException:  # the first failure ends the grid: start nothing more
-                pool.shutdown(cancel_futures=True)
-                raise
+    found = in_processes(_pair, pairs, jobs, "the factors grid")
     return [row for rows in found for row in rows] + fine_tuned_rows(runs, data)
 
 

@@ -99,6 +99,14 @@ def cross_validate(x: np.ndarray, y: np.ndarray, reduction: Reduction, grid=C_GR
     return float(grid[best]), float(scores[best] / folds)
 
 
+def fit_predict(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, c: float,
+                reduction: Reduction = Reduction()) -> np.ndarray:
+    """The test features' classes by the SVM of relative C = `c` fitted on all training features:
+    `evaluate`'s final model once C is chosen, for a C chosen before."""
+    apply = reduction.fit(x_train)
+    return _fit(c, apply(x_train), y_train, []).predict(apply(x_test))
+
+
 def check_sets(x_train, y_train, x_test, folds: int) -> None:
     if x_train.shape[1] != x_test.shape[1]:
         raise UserError(f"train features have {x_train.shape[1]} dimensions, "

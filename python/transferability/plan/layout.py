@@ -112,10 +112,10 @@ def data_stamps(data: Path, dataset: str, net: Net) -> list[Path]:
 
 # --- run folders ---------------------------------------------------------------------------------
 # RUNS' own folders that hold no run folders: the factors grid's features (its default --work)
-# and results, the figures, gpu-check's logs, a user's own images' published results; and
-# RUNS/iters<k>/, the ITERS=k runs' own RUNS.
+# and results, the estimators' results, the figures, gpu-check's logs, a user's own images'
+# published results; and RUNS/iters<k>/, the ITERS=k runs' own RUNS.
 GRID_WORK = "factors-grid"
-NOT_RUNS = (GRID_WORK, "factors-results", "figures", "gpu-check", "results")
+NOT_RUNS = (GRID_WORK, "factors-results", "estimators-results", "figures", "gpu-check", "results")
 
 
 def holds_no_runs(name: str) -> bool:

@@ -11,6 +11,7 @@ later line wins.
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 import zlib
@@ -166,6 +167,32 @@ def parse_log(path: Path) -> TrainingLog:
     """Parse a log file, plain or gzip, line by line; a run folder means its train.log (or
     train.log.gz)."""
     return parse_lines(lines(find_log(Path(path))))
+
+
+_STAMP = re.compile(r"^[IWEF](\d{4})?(\d\d)(\d\d) (\d\d):(\d\d):(\d\d(?:\.\d*)?) ")
+
+
+def wall_seconds(path: Path) -> float | None:
+    """Seconds from the first to the last glog time stamp of a log (`I20261206 04:23:24.07`, or
+    glog's older year-less `I1206 04:23:24.07`, whose new year is a stamp earlier than the one
+    before), a resumed run's pauses included; None without two stamps."""
+    first = last = None
+    year = 2001  # year-less stamps: any year without a 29 February
+    for line in lines(find_log(Path(path))):
+        if match := _STAMP.match(line):
+            given, month, day, hour, minute, second = match.groups()
+            stamp = _stamp(int(given or year), month, day, hour, minute, second)
+            if given is None and last is not None and stamp < last:
+                year += 1
+                stamp = _stamp(year, month, day, hour, minute, second)
+            first, last = first or stamp, stamp
+    return None if first is None or last is first else (last - first).total_seconds()
+
+
+def _stamp(year: int, *fields: str) -> datetime.datetime:
+    month, day, hour, minute, second = fields
+    return datetime.datetime(year, int(month), int(day), int(hour),
+                             int(minute)) + datetime.timedelta(seconds=float(second))
 
 
 def find_log(path: Path) -> Path:
