@@ -208,7 +208,7 @@ def _finding_sections(found: Sequence[EstimatorFinding]) -> list[str]:
             if number == 1:
                 row["2 x noise"] = "-" if f.noise is None else f"{200 * f.noise:.2f}"
             rows.append(row | {"verdict": f.verdict, "numbers": f.numbers})
-        lines += _md(rows)
+        lines += markdown_table(rows)
     return lines
 
 
@@ -226,9 +226,6 @@ def _paragraphs(doc: str) -> list[str]:
         out += items + [""]
     return out
 
-
-def _md(rows: Sequence[Mapping[str, object]]) -> list[str]:
-    return markdown_table(rows, list(rows[0])) if rows else []
 
 
 def _layer_taus(correlations: Sequence[dict]) -> list[dict[str, str]]:
@@ -290,13 +287,13 @@ def findings_markdown(m: Measurements, correlations: Sequence[dict],
     lines += ["", "## Rank correlations across layers", "",
               "The mean over sources (correlations.csv has each, with its interval, and those "
               "across sources and targets):", ""]
-    lines += _md(_layer_taus(correlations))
+    lines += markdown_table(_layer_taus(correlations))
     lines += ["", "## Cost", "",
               "The time of each estimator on all of a layer's training images (no bootstrap), "
               "beside the training it would replace; feature extraction, which both need, is not "
               "counted. CPU time of one thread (numpy and liblinear run single-threaded here) is "
               "what an idle core would take, whatever else shares the machine.", ""]
-    lines += _md(cost)
+    lines += markdown_table(cost)
     return "\n".join(lines) + "\n"
 
 

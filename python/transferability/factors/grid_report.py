@@ -72,9 +72,6 @@ def figure(rows: Sequence[dict]) -> Figure:
     return fig
 
 
-def _md_table(rows: Sequence[Mapping[str, object]]) -> list[str]:
-    return markdown_table(rows, list(rows[0])) if rows else []
-
 
 def _finding_rows(found: Sequence[GridFinding]) -> list[dict[str, str]]:
     return [{"#": f.number, "claim": f.claim, "target": f.target, "q": f.quantity,
@@ -132,9 +129,9 @@ def grid_findings_markdown(rows: Sequence[dict], found: Sequence[GridFinding], s
         (grid_findings.__doc__ or "").strip().replace("\n", " "),
         "",
     ]
-    lines += _md_table(_finding_rows(found)) + ["", "Best layer and best width per target "
+    lines += markdown_table(_finding_rows(found)) + ["", "Best layer and best width per target "
                                                 "(raw features):", ""]
-    lines += _md_table(best_table(rows))
+    lines += markdown_table(best_table(rows))
     return "\n".join(lines) + "\n"
 
 

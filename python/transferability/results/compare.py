@@ -216,11 +216,16 @@ def is_number(text: str) -> bool:
     return text == "-" or text.lstrip("+-").replace(".", "", 1).split(" ")[0].isdigit()
 
 
-def markdown_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str],
+def markdown_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None = None,
                    headers: Sequence[str] | None = None,
                    show: Callable[[str, object], str] = lambda column, value: str(value),
                    ) -> list[str]:
-    """A Markdown table's lines: the headers (the columns' names unless given), then a row each."""
+    """A Markdown table's lines: the headers (the columns' names unless given), then a row each.
+    Without columns, the first row's keys, and no lines at all for no rows."""
+    if columns is None:
+        if not rows:
+            return []
+        columns = list(rows[0])
     return (["| " + " | ".join(headers or columns) + " |",
              "| " + " | ".join("---" for _ in columns) + " |"]
             + ["| " + " | ".join(show(c, row[c]) for c in columns) + " |" for row in rows])
