@@ -5,11 +5,42 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON3    ?= python3
-VENV       := $(CURDIR)/.venv
+shell_quote = '$(subst ','\'',$(1))'
+
+# --- paths as make takes them: one word each, with none of make's special characters ----------
+# The checkout's own folder is then spelled `.` (every recipe runs in it), and a path given on the
+# command line or in the environment is spelled as a link to it (plan/paths.py).
+hash := \#
+comma := ,
+lparen := (
+rparen := )
+odd_chars := : = % * ? [ ] ; ' " | & < > \ ! ` { } $(hash) $$ $(comma) $(lparen) $(rparen)
+odd = $(or $(word 2,x$(1)x),$(strip $(foreach c,$(odd_chars),$(findstring $(c),$(1)))))
+given = $(if $(filter command line environment,$(origin $(1))),$(value $(1)))
+HERE := $(if $(call odd,$(CURDIR)),.,$(CURDIR))
+PATH_VARS := IMAGES HALVES DATA RUNS FIGURES RESULTS REPORT FACTORS_OUT ESTIMATORS_OUT IMAGENET \
+  FASHION_MNIST WORDNET CAFFE_HOME AUTHORS
+odd_given := $(strip $(foreach v,$(PATH_VARS),$(if $(call odd,$(call given,$(v))),$(v))))
+# a line break: a make variable holds one, but no recipe line can carry it ($(shell) drops it)
+define newline
+
+
+endef
+carriage_return := $(shell printf '\r')
+$(foreach v,$(odd_given),$(foreach c,newline carriage_return,$(if $(findstring $($(c)),$(call given,$(v))),\
+  $(error $(v)='$(subst $(carriage_return),\r,$(subst $(newline),\n,$(call given,$(v))))' has a $(subst _, ,$(c)) in its path$(comma) which make cannot carry into a command: rename the folder$(comma) or link it from a path without one))))
+ifneq ($(odd_given),)
+spellings := $(shell PYTHONPATH=python $(PYTHON3) -m transferability.plan.paths $(HERE)/.cache/paths \
+  $(foreach v,$(odd_given),$(call shell_quote,$(v)=$(call given,$(v)))))
+$(if $(filter error:,$(firstword $(spellings))),$(error $(wordlist 2,$(words $(spellings)),$(spellings))))
+$(foreach s,$(spellings),$(eval override $(firstword $(subst =, ,$(s))) := $(patsubst $(firstword $(subst =, ,$(s)))=%,%,$(s))))
+endif
+
+VENV       := $(HERE)/.venv
 PY         := $(VENV)/bin/python
 # A CAFFE_HOME given by the user names an existing install: it is checked, never built.
 ifeq ($(origin CAFFE_HOME),undefined)
-CAFFE_HOME := $(CURDIR)/.caffe
+CAFFE_HOME := $(HERE)/.caffe
 CAFFE_BUILD := 1
 endif
 CAFFE_FLAVOUR ?= auto
@@ -19,12 +50,12 @@ export CAFFE_HOME
 DATASET   ?= $(if $(IMAGENET),imagenet,fashion-mnist)
 SPLIT     ?= 0
 FASHION_MNIST ?= /usr/share/datasets/fashion-mnist
-DATA      ?= $(CURDIR)/data
+DATA      ?= $(HERE)/data
 # ITERS=k shortens every solver of the call; such runs get folders of their own.
-RUNS      ?= $(CURDIR)/runs$(if $(ITERS),/iters$(ITERS))
+RUNS      ?= $(HERE)/runs$(if $(ITERS),/iters$(ITERS))
 FIGURES   ?= $(RUNS)/figures
 REPORT    ?= $(RUNS)/report-$(DATASET).html
-RESULTS   ?= $(if $(OWN),$(RUNS)/results/$(DATASET),$(CURDIR)/results/$(DATASET))
+RESULTS   ?= $(if $(OWN),$(RUNS)/results/$(DATASET),$(HERE)/results/$(DATASET))
 N         ?=
 FROM      ?= A
 TO        ?= B
@@ -47,7 +78,7 @@ TRANSFERABILITY := $(VENV)/bin/transferability
 # Debian's OpenBLAS runs a CPU newer than it on Pentium 4 kernels: name the ones it has (unless set).
 ifeq ($(origin OPENBLAS_CORETYPE),undefined)
 # (the image's build stage has the Makefile before the script: no kernels to name there)
-OPENBLAS_CORETYPE := $(if $(wildcard $(CURDIR)/caffe_build/blas_core.sh),$(shell bash $(CURDIR)/caffe_build/blas_core.sh))
+OPENBLAS_CORETYPE := $(if $(wildcard $(HERE)/caffe_build/blas_core.sh),$(shell bash $(HERE)/caffe_build/blas_core.sh))
 endif
 ifneq ($(OPENBLAS_CORETYPE),)
 export OPENBLAS_CORETYPE
@@ -69,7 +100,6 @@ train_one = $(TRANSFERABILITY) train --check-only --runs $(RUNS) --data $(DATA) 
 	$(if $(ITERS),--iters $(ITERS)) $(DATASET) '$(1)' && $(MAKE) --no-print-directory '$(DATASET)/$(1)'
 # The plan's value lists (PLAN_LISTS names them: PLAN_DATASETS, PLAN_SPLITS, ...), one rule and one
 # target `<dataset>/<group>/<net>` per network come from the plan package, in $(PLAN_MK) (the end).
-comma := ,
 space := $(subst ,, )
 # `a, b or c`
 or_list = $(if $(word 2,$(1)),$(subst $(space),$(comma)$(space),$(strip $(wordlist 1,$(words $(wordlist 2,999,$(1))),$(1)))) or $(lastword $(1)),$(1))
@@ -99,13 +129,13 @@ demo: ## Fashion-MNIST, split 0: figure 2's nets, baseB's noise, the figure and 
 	  $(MAKE) --no-print-directory -j$(JOBS) figure2 noise DATASET=fashion-mnist SPLIT=0 GPU=; \
 	  status=$$?; kill $$progress 2>/dev/null; wait $$progress 2>/dev/null; exit $$status; }
 	@$(MAKE) --no-print-directory compare report DATASET=fashion-mnist
-	@echo "report: $(RUNS)/report-fashion-mnist.html"
+	@echo "report: $$(realpath -m $(RUNS))/report-fashion-mnist.html"
 
 # --- the paper: figure 2 of one split, all 170 networks --------------------------------------
 figure2: check-args ## the 30 nets of figure 2 for SPLIT (A to B), then the figure
 	@$(MAKE) --no-print-directory $(FIGURE2_$(SPLIT)_$(DATASET))
 	@$(TRANSFERABILITY) figures $(RUNS) --data $(DATA) --out $(FIGURES) --dataset $(DATASET) --split $(SPLIT) --figure 2
-	@echo "figure 2: $(FIGURES)/$(DATASET)_figure2_split$(SPLIT).png (and .pdf)"
+	@echo "figure 2: $$(realpath -m $(FIGURES))/$(DATASET)_figure2_split$(SPLIT).png (and .pdf)"
 
 paper: check-args ## all 170 networks of the paper, bases first (fit for make -j); + noise but on imagenet
 	@$(MAKE) --no-print-directory $(PAPER_$(DATASET)) $(if $(filter-out imagenet,$(DATASET)),$(NOISE_0_$(DATASET)))
@@ -173,7 +203,7 @@ factors: setup ## Azizpour et al.'s study: baseA's layers as linear-SVM features
 	  --dataset $(DATASET) --split $(SPLIT) --out $(FIGURES)/factors $(if $(GPU),--gpu $(GPU))
 
 # ITERS=k runs (tests, trials) never overwrite the committed results/factors.
-FACTORS_OUT ?= $(if $(ITERS),$(RUNS)/factors-results,$(CURDIR)/results/factors)
+FACTORS_OUT ?= $(if $(ITERS),$(RUNS)/factors-results,$(HERE)/results/factors)
 FACTORS_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # The grid's sources (trained on split 0's half A) and its targets' data.
 GRID_INPUTS = $(FACTORS_fashion-mnist) $(DIGITS_STAMP) $(FM_DATA)/half0B.done \
@@ -187,7 +217,7 @@ factors-grid: check-args setup ## Azizpour et al.'s grid: source width x depth, 
 # Cheap transferability estimators on the grid's features, beside its SVMs and split 0's AnB
 # (read where finished: `make demo` trains them). The grid's sources and targets are made first,
 # and the grid itself where FACTORS_OUT has no grid.csv.
-ESTIMATORS_OUT ?= $(if $(ITERS),$(RUNS)/estimators-results,$(CURDIR)/results/estimators)
+ESTIMATORS_OUT ?= $(if $(ITERS),$(RUNS)/estimators-results,$(HERE)/results/estimators)
 BOOTSTRAP ?= 100
 estimators: check-args setup ## LogME, H-score, LEEP, NCE per layer of the factors grid against its SVMs and AnB [BOOTSTRAP=100]
 	@$(MAKE) --no-print-directory $(GRID_INPUTS) DATASET=fashion-mnist
@@ -204,7 +234,6 @@ PLAN        ?= figure2
 SBATCH_ARGS ?=
 DRY_RUN     ?=
 PLAN_ARGS    = $(PLAN) --dataset $(DATASET) --split $(SPLIT) --runs $(RUNS) --data $(DATA)
-shell_quote  = '$(subst ','\'',$(1))'
 
 .PHONY: slurm status check-plan
 check-plan:
@@ -244,14 +273,14 @@ $(VENV)/.stamp: pyproject.toml
 	@test -x $(PY) || $(PYTHON3) -m venv $(VENV) >/dev/null \
 	  || { echo "error: $(PYTHON3) -m venv $(VENV) failed; on Debian: apt-get install python3-venv, then make setup" >&2; exit 1; }
 	@$(PY) -m pip install -q --upgrade pip && $(PY) -m pip install -q -e '.[test]' \
-	  || { echo "error: pip could not install the package into $(VENV) (its error is above); $$(bash $(CURDIR)/caffe_build/network_hint.sh 'the network to PyPI' 'make setup' pip)" >&2; exit 1; }
+	  || { echo "error: pip could not install the package into $(VENV) (its error is above); $$(bash $(HERE)/caffe_build/network_hint.sh 'the network to PyPI' 'make setup' pip)" >&2; exit 1; }
 	@touch $@
 
 # Every training target asks for setup, and parallel makes (make -j, Slurm jobs) start Python
 # while another writes: caffe.pth changes only when it must, and by rename, never truncated.
 setup: $(VENV)/.stamp ## .venv/ with the package, its dependencies and pycaffe on its path
 	@pth=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/caffe.pth; \
-	  want="$(CAFFE_HOME)/lib/python3/dist-packages"; \
+	  want="$$(realpath -m $(CAFFE_HOME))/lib/python3/dist-packages"; \
 	  [ "$$(cat "$$pth" 2>/dev/null)" = "$$want" ] \
 	  || { echo "$$want" > "$$pth.$$$$" && mv -f "$$pth.$$$$" "$$pth"; }
 
@@ -277,9 +306,9 @@ test-deps:
 
 test: caffe setup test-deps ## build everything needed, then Caffe's tests of our layers and the suite
 	@$(MAKE) --no-print-directory caffe-check
-	@bash caffe_build/caffe_test.sh "$(CAFFE_HOME)" > $(CURDIR)/.cache/caffe-test.log 2>&1 \
-	  || { tail -n 30 $(CURDIR)/.cache/caffe-test.log; echo "error: Caffe's own layer tests failed (log: .cache/caffe-test.log)" >&2; exit 1; }
-	@tail -n 1 $(CURDIR)/.cache/caffe-test.log | sed 's/^/caffe-test: /'
+	@bash caffe_build/caffe_test.sh "$(CAFFE_HOME)" > $(HERE)/.cache/caffe-test.log 2>&1 \
+	  || { tail -n 30 $(HERE)/.cache/caffe-test.log; echo "error: Caffe's own layer tests failed (log: .cache/caffe-test.log)" >&2; exit 1; }
+	@tail -n 1 $(HERE)/.cache/caffe-test.log | sed 's/^/caffe-test: /'
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench-frozen: caffe setup ## caffe time of the frozen A7B over baseA, ImageNet CaffeNet (BENCHMARKS.md)
@@ -289,7 +318,7 @@ bench: bench-frozen bench-data bench-cpu ## every benchmark of BENCHMARKS.md
 
 # The CPU engine: Debian's stock Caffe beside the patched one (and PyTorch, where TORCH_PYTHON is
 # a Python that imports torch: a throwaway venv, no dependency of the project).
-STOCK_CAFFE := $(CURDIR)/.caffe-stock
+STOCK_CAFFE := $(HERE)/.caffe-stock
 TORCH_PYTHON ?=
 caffe-stock: $(VENV)/.stamp
 	@CAFFE_STOCK=1 JOBS=$${JOBS:-$$(nproc)} bash caffe_build/build.sh "$(STOCK_CAFFE)" "$(PY)" cpu
@@ -307,7 +336,7 @@ lint: setup ## ruff over the package, scripts (data_prep, caffe_build) and tests
 	$(VENV)/bin/ruff check python data_prep tests caffe_build
 
 # Rules for every network of the plan, generated from the plan package with no venv needed.
-PLAN_MK := $(CURDIR)/.cache/plan.mk
+PLAN_MK := $(HERE)/.cache/plan.mk
 $(PLAN_MK): $(wildcard python/transferability/plan/*.py)
 	@mkdir -p $(@D)
 	@PYTHONPATH=python $(PYTHON3) -m transferability.plan.makerules > $@.tmp && mv $@.tmp $@
@@ -320,15 +349,18 @@ include $(PLAN_MK)
 # is a run folder's) are checked first, in one line (plan/own.py).
 ifneq ($(PLAN_DATASETS),)
 OWN := $(filter-out $(PLAN_DATASETS),$(DATASET))
-own_error = $(shell PYTHONPATH=python $(PYTHON3) -m transferability.plan.own $(call shell_quote,$(DATA)) \
+own_output = $(shell PYTHONPATH=python $(PYTHON3) -m transferability.plan.own $(call shell_quote,$(DATA)) \
   $(call shell_quote,$(DATASET)) $(foreach v,IMAGES SIZE HALVES SHUFFLE WIDTH EPOCHS,$(call shell_quote,$(v)=$($(v)))))
 ifneq ($(OWN),)
-$(if $(own_error),$(error $(own_error)))
+# the line that refuses the call, or `stale`: the class folders changed since they were described
+own_check := $(own_output)
+OWN_STALE := $(if $(filter stale,$(own_check)),$(if $(word 2,$(own_check)),,1))
+$(if $(and $(own_check),$(if $(OWN_STALE),,1)),$(error $(own_check)))
 OWN_RULES := $(DATA)/$(OWN)/plan.mk
 # Before the images are first described there are no rules to include: an empty stand-in that
 # always exists is included and made by making the real one, so that a folder refused is one line
 # (the describe step's), not also make's about a missing file.
-OWN_FIRST := $(CURDIR)/.cache/own.mk
+OWN_FIRST := $(HERE)/.cache/own.mk
 $(if $(wildcard $(OWN_FIRST)),,$(shell mkdir -p $(dir $(OWN_FIRST)) && touch $(OWN_FIRST)))
 include $(if $(wildcard $(OWN_RULES)),$(OWN_RULES),$(OWN_FIRST))
 $(OWN_RULES) $(OWN_FIRST): $(DATA)/$(OWN)/dataset.json $(wildcard python/transferability/plan/*.py)
@@ -337,7 +369,7 @@ $(OWN_RULES) $(OWN_FIRST): $(DATA)/$(OWN)/dataset.json $(wildcard python/transfe
 $(DATA)/$(OWN)/dataset.json: | $(VENV)/.stamp
 else ifneq ($(IMAGES),)
 $(if $(filter file,$(origin DATASET)),$(error IMAGES=$(IMAGES) needs DATASET=<name>: a name of your own for these images))
-$(error $(own_error))
+$(error $(own_output))
 endif
 endif
 include data_prep/data.mk

@@ -1,4 +1,4 @@
-# GPU and container targets; included by the Makefile (uses PY, VENV, CAFFE_HOME, CURDIR).
+# GPU and container targets; included by the Makefile (uses PY, VENV, CAFFE_HOME, HERE).
 #
 # make caffe-cuda     Caffe with CUDA (Debian's toolkit, non-free, installed when missing) into
 #                     CAFFE_CUDA_HOME; then use it with CAFFE_HOME=$(CAFFE_CUDA_HOME) (and make setup).
@@ -9,7 +9,7 @@
 # Debian 12's CUDA 11.8 toolkit: nvcc at /usr/bin/nvcc, headers in /usr/include; or CUDA_HOME's.
 CUDA_HOME ?=
 CUDA_RELEASE := $(if $(CUDA_HOME),$(shell "$(CUDA_HOME)/bin/nvcc" --version 2>/dev/null | sed -n 's/.*release \([0-9.]*\),.*/\1/p'))
-CAFFE_CUDA_HOME ?= $(CURDIR)/.caffe-cuda$(CUDA_RELEASE)
+CAFFE_CUDA_HOME ?= $(HERE)/.caffe-cuda$(CUDA_RELEASE)
 # the toolkit's real path: /usr/local/cuda and /usr/local/cuda-13.0 are one build, not two
 CAFFE_CUDA_ROOT ?= $(if $(CUDA_HOME),$(or $(realpath $(CUDA_HOME)),$(CUDA_HOME)),/usr)
 # empty: build.sh's choice, Volta (11.8 only), Ampere (A100, A10/RTX 30), Ada (L4/L40/RTX 40),
@@ -27,7 +27,7 @@ caffe-cuda: $(VENV)/.stamp ## build Caffe with CUDA (Debian's 11.8, or CUDA_HOME
 	@echo "CUDA build in $(CAFFE_CUDA_HOME): use it with CAFFE_HOME=$(CAFFE_CUDA_HOME) make setup ... GPU=0"
 
 docker-test: ## build the image with Docker and run the README's docker commands in it (root) [FLAVOUR=cpu|cuda EXTRA_CA=ca.pem]
-	@EXTRA_CA="$(EXTRA_CA)" CUDA_ARCHS="$(CUDA_ARCHS)" bash caffe_build/docker_test.sh "$(CURDIR)" $(FLAVOUR)
+	@EXTRA_CA="$(EXTRA_CA)" CUDA_ARCHS="$(CUDA_ARCHS)" bash caffe_build/docker_test.sh "$(HERE)" $(FLAVOUR)
 
 # --- the GPU bundle: CUDA Caffe to carry to a GPU machine, and its one-command check ---------
 # make gpu-bundle        dist/caffe-cuda-bundle.tar.gz (<= 60 MiB) from the CUDA build of
@@ -36,9 +36,9 @@ docker-test: ## build the image with Docker and run the README's docker commands
 # make gpu-check         the bundle's gpu-check.sh here, into GPU_CHECK_OUT (needs a GPU: else exit 3)
 BUNDLE_CUDA_HOME ?= $(or $(realpath $(or $(CUDA_HOME),/usr/local/cuda)),$(CUDA_HOME),/usr/local/cuda)
 BUNDLE_RELEASE := $(shell "$(BUNDLE_CUDA_HOME)/bin/nvcc" --version 2>/dev/null | sed -n 's/.*release \([0-9.]*\),.*/\1/p')
-BUNDLE_CAFFE ?= $(CURDIR)/.caffe-cuda$(BUNDLE_RELEASE)
-GPU_BUNDLE ?= $(CURDIR)/dist/caffe-cuda-bundle.tar.gz
-GPU_CHECK_OUT ?= $(CURDIR)/runs/gpu-check/$(shell date -u +%Y%m%d-%H%M%S)
+BUNDLE_CAFFE ?= $(HERE)/.caffe-cuda$(BUNDLE_RELEASE)
+GPU_BUNDLE ?= $(HERE)/dist/caffe-cuda-bundle.tar.gz
+GPU_CHECK_OUT ?= $(HERE)/runs/gpu-check/$(shell date -u +%Y%m%d-%H%M%S)
 GPU_CHECK_ARGS ?=
 
 .PHONY: gpu-bundle gpu-bundle-check gpu-check
@@ -57,6 +57,6 @@ gpu-bundle-check: ## check the tarball's ELF closure (readelf, ldd with LD_LIBRA
 
 gpu-check: ## run the bundle's gpu-check.sh on this machine's GPU [GPU_CHECK_OUT=.. GPU_CHECK_ARGS=--gpu 1]
 	$(call require,$(wildcard $(GPU_BUNDLE)),no $(GPU_BUNDLE): make gpu-bundle first)
-	@dir=$(CURDIR)/.cache/gpu-bundle && rm -rf "$$dir" && mkdir -p "$$dir" \
+	@dir=$(HERE)/.cache/gpu-bundle && rm -rf "$$dir" && mkdir -p "$$dir" \
 	  && tar -xzf "$(GPU_BUNDLE)" -C "$$dir" \
 	  && "$$dir/caffe-cuda-bundle/gpu-check.sh" $(GPU_CHECK_ARGS) "$(GPU_CHECK_OUT)"

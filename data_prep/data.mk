@@ -1,8 +1,9 @@
 # Data preparation: a fragment the top-level Makefile includes.
 #
-# Expects PY (the venv's python) and CAFFE_HOME (bench-data only); uses DATA, DATASET, IMAGENET
-# and FASHION_MNIST, with the defaults below when the top Makefile leaves them unset, and for a
-# user's own images OWN (their DATASET name), IMAGES and the facts of DATA/<name>/plan.mk.
+# Expects PY (the venv's python), CAFFE_HOME (bench-data only) and the function shell_quote; uses
+# DATA, DATASET, IMAGENET and FASHION_MNIST, with the defaults below when the top Makefile leaves
+# them unset, and for a user's own images OWN (their DATASET name), OWN_STALE, IMAGES and the facts
+# of DATA/<name>/plan.mk.
 # Own knobs: WORDNET (WordNet 3.0 dict folder), DATA_RESIZE (256), DATA_WORKERS (CPU count),
 # LISTS_ARGS (more make_lists.py arguments, e.g. --val-list /path/to/caffe/val.txt),
 # ENCODED=1 (ImageNet records as JPEG, decoded by Caffe's data layer; default raw, as the paper),
@@ -26,7 +27,7 @@ DATA_PREP := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 DATA_FM_GIVEN := $(filter-out file undefined default,$(origin FASHION_MNIST))
 DATA_WN_GIVEN := $(filter-out file undefined default,$(origin WORDNET))
 
-DATA ?= $(CURDIR)/data
+DATA ?= data
 DATASET ?= fashion-mnist
 FASHION_MNIST ?= /usr/share/datasets/fashion-mnist
 WORDNET ?= /usr/share/wordnet
@@ -131,16 +132,17 @@ data_derive = $(PY) $(DATA_PREP)/derive_lmdb.py --force $(1)/whole_$(2)/files.tx
 
 # $(call image_sets,DIR,BUILD,TRAIN_ROOT,VALID_ROOT,LISTED,HALVES REDUCED,HALVES,PAIRED,REDUCED):
 # the LMDBs of DIR (DATA/imagenet, a user's own): whole_train and whole_valid from the images
-# under TRAIN_ROOT and VALID_ROOT by the command in variable BUILD, every half and reduced set
+# under the folders in variables TRAIN_ROOT and VALID_ROOT (names: a folder's path may hold a
+# comma) by the command in variable BUILD, every half and reduced set
 # copied out of them by `data_derive` once its list is made (the pattern LISTED), then the stamps
 # PAIRED (train and valid) and REDUCED (train only).
 define image_sets
 $(1)/whole_train/lmdb.done: $(1)/whole_train/files.txt
-	$$($(2)) "$(3)" $$(@D)/files.txt $$(@D)/lmdb --mean $$(@D)/mean.binaryproto
+	$$($(2)) $$(call shell_quote,$$($(3))) $$(@D)/files.txt $$(@D)/lmdb --mean $$(@D)/mean.binaryproto
 	@touch $$@
 
 $(1)/whole_valid/lmdb.done: $(1)/whole_valid/files.txt
-	$$($(2)) "$(4)" $$(@D)/files.txt $$(@D)/lmdb
+	$$($(2)) $$(call shell_quote,$$($(4))) $$(@D)/files.txt $$(@D)/lmdb
 	@touch $$@
 
 $(foreach n,$(6),$(1)/$(n)_train/lmdb.done): $(1)/%/lmdb.done: $(5) $(1)/whole_train/lmdb.done
@@ -158,27 +160,30 @@ $(9): $(1)/%.done: $(1)/%_train/lmdb.done
 	@touch $$@
 endef
 
-$(eval $(call image_sets,$(IN_DATA),DATA_BUILD_LMDB,$(IMAGENET)/train,$(IMAGENET)/val,$(IN_DATA)/splits.done,$(DATA_HALVES) $(DATA_REDUCED),$(DATA_HALVES),$(IMAGENET_PAIRED),$(IMAGENET_REDUCED)))
+IN_TRAIN_ROOT = $(IMAGENET)/train
+IN_VALID_ROOT = $(IMAGENET)/val
+$(eval $(call image_sets,$(IN_DATA),DATA_BUILD_LMDB,IN_TRAIN_ROOT,IN_VALID_ROOT,$(IN_DATA)/splits.done,$(DATA_HALVES) $(DATA_REDUCED),$(DATA_HALVES),$(IMAGENET_PAIRED),$(IMAGENET_REDUCED)))
 
 # --- a user's own images: described once (lists and DATA/<name>/dataset.json), then built as
 # ImageNet is. The description is read again when a class folder changes; images that changed
 # since are refused (describe_images.py).
 ifneq ($(OWN),)
-OWN_ROOT := $(or $(IMAGES),$(OWN_IMAGES))
-OWN_SOURCES := $(wildcard $(OWN_ROOT)/ $(OWN_ROOT)/*/ $(OWN_ROOT)/train/*/ $(OWN_ROOT)/val/*/ \
-  $(or $(HALVES),$(OWN_HALVES_FILE)))
-OWN_ARGS := $(if $(SIZE),--size '$(SIZE)') $(if $(HALVES),--halves '$(HALVES)') \
-  $(if $(SHUFFLE),--shuffle '$(SHUFFLE)') $(if $(WIDTH),--width '$(WIDTH)') \
-  $(if $(EPOCHS),--epochs '$(EPOCHS)') $(if $(filter 1,$(SKIP_BAD_IMAGES)),--skip-bad)
+own_arg = $(if $($(1)),--$(2) $(call shell_quote,$($(1))))
+OWN_ARGS := $(call own_arg,SIZE,size) $(call own_arg,HALVES,halves) $(call own_arg,SHUFFLE,shuffle) \
+  $(call own_arg,WIDTH,width) $(call own_arg,EPOCHS,epochs) $(if $(filter 1,$(SKIP_BAD_IMAGES)),--skip-bad)
 
-$(OWN_DATA)/dataset.json: $(OWN_SOURCES)
-	$(PY) $(DATA_PREP)/describe_images.py $(if $(IMAGES),'$(IMAGES)') --out $(OWN_DATA) $(OWN_ARGS) \
-	  --workers $(DATA_WORKERS)
+# The class folders are never words of a rule (any name a file system allows is a class): the
+# Makefile's check says when they changed since the description (OWN_STALE), which makes it again.
+.PHONY: own-images-changed
+own-images-changed: ;
+$(OWN_DATA)/dataset.json: $(if $(OWN_STALE),own-images-changed)
+	$(PY) $(DATA_PREP)/describe_images.py $(if $(IMAGES),$(call shell_quote,$(IMAGES))) --out $(OWN_DATA) \
+	  $(OWN_ARGS) --workers $(DATA_WORKERS)
 $(OWN_DATA)/%/files.txt: $(OWN_DATA)/dataset.json ;
 
 OWN_BUILD_LMDB = $(PY) $(DATA_PREP)/build_lmdb.py --force --resize $(OWN_SIZE) --workers $(DATA_WORKERS) \
   $(if $(filter 1,$(OWN_CHANNELS)),--gray) --num-classes $(OWN_CLASSES) \
   $(if $(filter 1,$(SKIP_BAD_IMAGES)),--skip-bad) --report $(@D)/skipped.txt
 
-$(eval $(call image_sets,$(OWN_DATA),OWN_BUILD_LMDB,$(OWN_IMAGES),$(OWN_IMAGES),$(OWN_DATA)/%/files.txt,$(OWN_DATA_HALVES) $(OWN_DATA_REDUCED),$(OWN_DATA_HALVES),$(OWN_PAIRED),$(OWN_REDUCED)))
+$(eval $(call image_sets,$(OWN_DATA),OWN_BUILD_LMDB,OWN_IMAGES,OWN_IMAGES,$(OWN_DATA)/%/files.txt,$(OWN_DATA_HALVES) $(OWN_DATA_REDUCED),$(OWN_DATA_HALVES),$(OWN_PAIRED),$(OWN_REDUCED)))
 endif

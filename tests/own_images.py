@@ -35,10 +35,12 @@ def write_colour_folders(root: Path, counts: Sequence[int], side: int = 16) -> P
     return root
 
 
-def make(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """The top Makefile, silent, with make's own variables from the test's environment left out."""
+def make(*args: str, check: bool = True, checkout: Path = REPO_ROOT
+         ) -> subprocess.CompletedProcess:
+    """The top Makefile (of `checkout`), silent, with make's own variables from the test's
+    environment left out."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
-    proc = subprocess.run(["make", "-s", "--no-print-directory", "-C", str(REPO_ROOT), *args],
+    proc = subprocess.run(["make", "-s", "--no-print-directory", "-C", str(checkout), *args],
                           capture_output=True, text=True, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"make {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n"

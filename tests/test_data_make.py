@@ -19,6 +19,7 @@ from transferability.plan import DATA_SETS
 NOTHING_TO_DO = "make: Nothing to be done for 'data'.\n"
 SCRATCH = """\
 SHELL := /bin/bash
+shell_quote = '$(subst ','\\'',$(1))'
 PY := {python}
 CAFFE_HOME := {caffe_home}
 DATA ?= $(CURDIR)/data

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from transferability.commands import data_argument
+from transferability.commands import data_argument, real_path
 from transferability.disk import write_csv
 from transferability.results import compare, findings, paper, tables
 
@@ -19,11 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "the replicates of the random splits with 95% intervals, per n the paper's "
                     "derived quantities (co-adaptation drop, specificity drop, fine-tuning "
                     "gain), its convergence controls and its findings with verdicts.")
-    p.add_argument("runs_dir", type=Path, metavar="RUNS_DIR")
+    p.add_argument("runs_dir", type=real_path, metavar="RUNS_DIR")
     p.add_argument("--dataset", default="imagenet",
                    help="imagenet, fashion-mnist or your own images' (under --data)")
     data_argument(p)
-    p.add_argument("--out", type=Path, metavar="OUT.csv",
+    p.add_argument("--out", type=real_path, metavar="OUT.csv",
                    help="also write the network table here, and OUT_derived.csv, "
                         "OUT_findings.csv and OUT_controls.csv")
     p.add_argument("--all", action="store_true",

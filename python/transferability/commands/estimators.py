@@ -8,6 +8,7 @@ import resource
 import time
 from pathlib import Path
 
+from transferability.commands import real_path
 from transferability.disk import check_writable
 from transferability.errors import UserError
 from transferability.plan import layout
@@ -24,11 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "and split 0's frozen transfer AnB; rank correlations with bootstrap "
                     "intervals, verdicts and timings. Writes estimators.csv, correlations.csv, "
                     "estimators.png/.pdf and findings.md.")
-    p.add_argument("runs", type=Path, metavar="RUNS", help="run folders' root")
-    p.add_argument("data", type=Path, metavar="DATA", help="datasets' root")
+    p.add_argument("runs", type=real_path, metavar="RUNS", help="run folders' root")
+    p.add_argument("data", type=real_path, metavar="DATA", help="datasets' root")
     p.add_argument("--grid", type=Path, required=True, metavar="CSV",
                    help="the factors grid's grid.csv (`make factors-grid` writes it)")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="results go here")
+    p.add_argument("--out", type=real_path, required=True, metavar="DIR", help="results go here")
     p.add_argument("--work", type=Path, metavar="DIR",
                    help="the grid's features (extracted where missing); default "
                         "RUNS/factors-grid")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from transferability.commands import real_path
 from transferability.disk import write_csv
 from transferability.errors import UserError
 from transferability.factors.study import COLUMNS, Settings, run_study
@@ -24,11 +24,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "with and without PCA and L2; a table (CSV) and a figure (PNG, PDF) beside "
                     "Figure 2's frozen transfer AnB, read from the run folders. natman's baseA "
                     "on halfnatmanB is added when its run and data exist.")
-    p.add_argument("runs", type=Path, metavar="RUNS", help="run folders' root")
-    p.add_argument("data", type=Path, metavar="DATA", help="datasets' root")
+    p.add_argument("runs", type=real_path, metavar="RUNS", help="run folders' root")
+    p.add_argument("data", type=real_path, metavar="DATA", help="datasets' root")
     p.add_argument("--dataset", choices=DATASETS, default="fashion-mnist")
     p.add_argument("--split", choices=SPLITS, default="0")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+    p.add_argument("--out", type=real_path, required=True, metavar="DIR",
                    help="table, figure and (reused on a rerun) features go here")
     p.add_argument("--max-train", type=int, default=5000, metavar="N",
                    help="half B training images used, spread over the set (default 5000)")

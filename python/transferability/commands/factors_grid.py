@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from transferability.commands import real_path
 from transferability.disk import check_writable
 from transferability.errors import UserError
 from transferability.plan import layout
@@ -20,9 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "half0B, middle: halfnatmanB, far: scikit-learn's digits), a linear SVM on "
                     "each layer, raw and PCA + L2; writes grid.csv, grid.png/.pdf and "
                     "findings.md with the verdicts. --from-csv redraws from a grid.csv.")
-    p.add_argument("runs", type=Path, metavar="RUNS", help="run folders' root")
-    p.add_argument("data", type=Path, metavar="DATA", help="datasets' root")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="results go here")
+    p.add_argument("runs", type=real_path, metavar="RUNS", help="run folders' root")
+    p.add_argument("data", type=real_path, metavar="DATA", help="datasets' root")
+    p.add_argument("--out", type=real_path, required=True, metavar="DIR", help="results go here")
     p.add_argument("--work", type=Path, metavar="DIR",
                    help="features (reused on a rerun); default RUNS/factors-grid")
     p.add_argument("--max-train", type=int, default=3000, metavar="N",

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from transferability import plan
-from transferability.commands import data_argument
+from transferability.commands import data_argument, real_path
 from transferability.errors import UserError
 
 CHOICES = ("2", "3", "reduced", "all")
@@ -18,8 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Write <source>_figure2[_splitS], <source>_figure3 and <source>_reduced as "
                     ".png and .pdf into DIR, where <source> is each dataset with runs (or "
                     "'paper' with --paper). Series without data are marked 'no data', not drawn.")
-    p.add_argument("runs_dir", type=Path, nargs="?", metavar="RUNS_DIR")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR")
+    p.add_argument("runs_dir", type=real_path, nargs="?", metavar="RUNS_DIR")
+    p.add_argument("--out", type=real_path, required=True, metavar="DIR")
     p.add_argument("--paper", action="store_true",
                    help="draw the paper's published accuracies instead of runs")
     p.add_argument("--dataset", help="only this dataset's runs (your own images': under --data)")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from transferability import plan
+from transferability.commands import real_path
 from transferability.plan.selections import PLANS, select
 from transferability.training.progress import watch
 
@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("plan", choices=PLANS, help="demo: figure 2 of split 0 and baseB's noise nets")
     p.add_argument("--dataset", default="fashion-mnist")
     p.add_argument("--split", default="0")
-    p.add_argument("--runs", type=Path, required=True)
+    p.add_argument("--runs", type=real_path, required=True)
     p.add_argument("--every", type=float, default=None,
                    help="seconds between looks (default: 2 on a terminal, 60 in a log)")
     p.set_defaults(func=run)

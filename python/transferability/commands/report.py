@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from transferability.commands import data_argument
+from transferability.commands import data_argument, real_path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,11 +13,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="From the run folders under RUNS_DIR: the settings, the figures (embedded), "
                     "every net beside the paper's published accuracy, the derived quantities "
                     "with the seed-to-seed noise, and the paper's findings with verdicts.")
-    p.add_argument("runs_dir", type=Path, metavar="RUNS_DIR")
+    p.add_argument("runs_dir", type=real_path, metavar="RUNS_DIR")
     p.add_argument("--dataset", default="fashion-mnist",
                    help="imagenet, fashion-mnist or your own images' (under --data)")
     data_argument(p)
-    p.add_argument("--out", type=Path, required=True, metavar="OUT.html|DIR",
+    p.add_argument("--out", type=real_path, required=True, metavar="OUT.html|DIR",
                    help="the page; with --publish, the folder for a study's committed results")
     p.add_argument("--publish", action="store_true",
                    help="write OUT/: networks.csv, compare.csv, derived.csv, findings.csv, "

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from transferability.commands import data_argument
+from transferability.commands import data_argument, real_path
 from transferability.disk import csv_text, write_csv
 from transferability.results.tables import COLUMNS, scan
 
@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "net, paper name, source and target half, n, layers (frozen, fine-tuned or "
                     "scratch), iterations reached, top-1 accuracy at the last test, finished "
                     "(final.caffemodel present).")
-    p.add_argument("runs_dir", type=Path, metavar="RUNS_DIR")
+    p.add_argument("runs_dir", type=real_path, metavar="RUNS_DIR")
     p.add_argument("--csv", type=Path, metavar="OUT.csv", help="write here (default: stdout)")
     p.add_argument("--dataset", help="only this dataset's runs (your own images': under --data)")
     data_argument(p)

@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 
 from transferability import plan
+from transferability.commands import real_path
 from transferability.errors import UserError
 from transferability.plan.selections import PLANS, select
 from transferability.training import slurm
@@ -19,8 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "Fashion-MNIST's figure 2 of split 0)")
     p.add_argument("--dataset", default="fashion-mnist", help="imagenet or fashion-mnist")
     p.add_argument("--split", default="0", help="figure2's split: 0, 1, 2, 3 or natman")
-    p.add_argument("--runs", type=Path, default=Path("runs"), help="run folders' root")
-    p.add_argument("--data", type=Path, default=Path("data"), help="datasets' root")
+    p.add_argument("--runs", type=real_path, default=Path("runs"), help="run folders' root")
+    p.add_argument("--data", type=real_path, default=Path("data"), help="datasets' root")
     p.add_argument("--iters", type=int, help="shorten every solver to this many iterations")
     p.add_argument("--gpu", action="store_true", help="train on one GPU per job (--gres=gpu:1)")
     p.add_argument("--make-var", action="append", default=[], metavar="NAME=VALUE",

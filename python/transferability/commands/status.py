@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from transferability.commands import data_argument
+from transferability.commands import data_argument, real_path
 from transferability.plan.selections import PLANS, select
 from transferability.training import slurm, status
 
@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("plan", metavar="PLAN", help=f"one of {', '.join(PLANS)}")
     p.add_argument("--dataset", default="fashion-mnist", help="imagenet or fashion-mnist")
     p.add_argument("--split", default="0", help="figure2's split: 0, 1, 2, 3 or natman")
-    p.add_argument("--runs", type=Path, default=Path("runs"), help="run folders' root")
+    p.add_argument("--runs", type=real_path, default=Path("runs"), help="run folders' root")
     data_argument(p)
     p.set_defaults(func=run)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from transferability.commands import real_path
 from transferability.disk import parse_size
 from transferability.errors import UserError
 from transferability.plan import layout
@@ -15,8 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="train one network of the plan (resumes, never redoes)")
     p.add_argument("dataset", help="imagenet, fashion-mnist or a user's own images (under --data)")
     p.add_argument("net", metavar="GROUP/NET", help="e.g. split0/baseA, split0/A5B+, whole/random3")
-    p.add_argument("--runs", type=Path, default=Path("runs"), help="run folders' root")
-    p.add_argument("--data", type=Path, default=Path("data"), help="datasets' root")
+    p.add_argument("--runs", type=real_path, default=Path("runs"), help="run folders' root")
+    p.add_argument("--data", type=real_path, default=Path("data"), help="datasets' root")
     p.add_argument("--iters", type=int, help="shorten the solver to this many iterations")
     p.add_argument("--gpu", help="GPU id(s) for caffe -gpu; default: the CPU")
     p.add_argument("--keep-snapshots", default="2", metavar="N|all",

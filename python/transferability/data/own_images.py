@@ -33,7 +33,7 @@ from transferability.data.splits import first_per_class, half_classes, idxmap_te
 from transferability.disk import write_text
 from transferability.errors import UserError
 from transferability.plan import REDUCED_PER_CLASS, layout, reduced_name
-from transferability.plan.own import read
+from transferability.plan.own import folders, read
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 HOLD_OUT = 5  # one image in five of each class, without val/
@@ -84,10 +84,19 @@ def _class_folders(folder: Path) -> list[str]:
     return sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
 
 
+def _one_line(root: Path, names: list[str]) -> list[str]:
+    """names; one with a line break stops here: Caffe's lists hold a path a line."""
+    for name in names:
+        if "\n" in name or "\r" in name:
+            raise UserError(f"{name!r} in IMAGES={root} has a line break in its name, which "
+                            "Caffe's image lists cannot hold: rename it")
+    return names
+
+
 def _images_of(root: Path, prefix: str) -> tuple[list[str], int]:
     """The images directly in root/prefix (relative to root, by name), and how many entries are
     not images."""
-    names = sorted(e.name for e in os.scandir(root / prefix))
+    names = _one_line(root, sorted(e.name for e in os.scandir(root / prefix)))
     images = [f"{prefix}/{n}" for n in names if _is_image(n) and (root / prefix / n).is_file()]
     return images, len(names) - len(images)
 
@@ -99,7 +108,7 @@ def scan(root: Path) -> Folder:
                         "images per class")
     split = (root / "train").is_dir()
     top = "train/" if split else ""
-    classes = _class_folders(root / top)
+    classes = _one_line(root, _class_folders(root / top))
     if not classes:
         raise UserError(f"no class folders in IMAGES={root}: expected {root}/<class>/*.jpg (or "
                         f"train/<class>/ and val/<class>/), one folder per class")
@@ -189,14 +198,17 @@ def _entries(per_class: list[list[str]]) -> list[Entry]:
 
 
 def read_halves(path: Path, classes: Sequence[str]) -> list[int]:
-    """The labels of half A that a HALVES file names, one class folder a line ('#' comments)."""
+    """The labels of half A that a HALVES file names, one class folder a line as it is named
+    ('#' starts a comment on a line that names no class)."""
     if not path.is_file():
         raise UserError(f"no HALVES file at {path}: give a file naming the classes of half A, "
                         "one a line")
     label = {name: i for i, name in enumerate(classes)}
     half = []
     for n, line in enumerate(path.read_text().splitlines(), 1):
-        name = line.split("#", 1)[0].strip()
+        name = line if line in label else line.strip()
+        if name not in label:  # a comment, or a class name with '#' in it
+            name = line.split("#", 1)[0].strip()
         if name and name not in label:
             raise UserError(f"HALVES file {path} line {n}: '{name}' is no class of IMAGES (its "
                             f"classes: {', '.join(classes)})")
@@ -243,6 +255,8 @@ class Described:
 def describe(name: str, given: Settings, workers: int = 2) -> Described:
     """Read IMAGES (its headers only) and make every list and the description; writes nothing."""
     root = Path(os.path.realpath(given.images))
+    halves_file = os.path.realpath(given.halves) if given.halves else ""
+    seen = folders(str(root), halves_file)  # before the read: a change during it is seen next time
     folder = scan(root)
     headers, bad = _checked(folder, given.skip_bad == "1", workers)
     train = [[p for p in images if p in headers] for images in folder.train]
@@ -295,14 +309,13 @@ def describe(name: str, given: Settings, workers: int = 2) -> Described:
         ("reduced sets", f"{per_class[0]} to {per_class[-1]} images a class (its smallest class "
                          f"has {smallest} training images)"),
     ]
-    settings = {"IMAGES": str(root), "SIZE": str(size),
-                "HALVES": os.path.realpath(given.halves) if given.halves else "",
+    settings = {"IMAGES": str(root), "SIZE": str(size), "HALVES": halves_file,
                 "SHUFFLE": shuffle, "WIDTH": f"{width:g}", "EPOCHS": f"{epochs:g}"}
     description = {
         "name": name, "settings": settings, "given": given.recorded(), "classes": folder.classes,
         "train": [len(images) for images in train], "valid": [len(images) for images in valid],
         "size": size, "channels": channels, "halves": halves, "statements": statements,
-        "fingerprint": _fingerprint(lists, size, channels),
+        "fingerprint": _fingerprint(lists, size, channels), "folders": seen,
     }
     return Described(lists, description)
 

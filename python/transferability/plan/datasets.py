@@ -30,6 +30,10 @@ class Images:
     def classes_of(self, data_set: str) -> tuple[int, ...]:
         return dict(self.halves).get(data_set, tuple(range(len(self.class_names))))
 
+    def names_of(self, data_set: str) -> tuple[str, ...]:
+        """The class folders of a data set (a half: half0A, ...), as they are named."""
+        return tuple(self.class_names[label] for label in self.classes_of(data_set))
+
 
 @dataclass(frozen=True)
 class Dataset:

@@ -79,12 +79,17 @@ def dataset_rules(record: Dataset) -> list[str]:
     return out + [rule(dataset, net) for net in plan.nets_with_data(record, plan.all_nets())]
 
 
+def make_text(value: str) -> str:
+    """A value as a make assignment keeps it: '$' and '#' escaped (a path may hold them)."""
+    return value.replace("$", "$$").replace("#", "\\#")
+
+
 def own_facts(record: Dataset) -> str:
     """What data.mk builds a user's images' data sets from, and the values make checks SPLIT and
     PER_CLASS against for them."""
     images, per_class = record.images, plan.per_class_with_data(record)
     values = {
-        "OWN_IMAGES": [images.root], "OWN_HALVES_FILE": [images.halves_file],
+        "OWN_IMAGES": [make_text(images.root)],
         "OWN_SIZE": [str(record.image)], "OWN_CHANNELS": [str(record.channels)],
         "OWN_CLASSES": [str(record.classes)], "OWN_SPLITS": plan.splits_with_data(record),
         "OWN_PER_CLASS": [str(n) for n in per_class],

@@ -13,6 +13,7 @@ prints the one line that refuses them, or nothing. Standard library only, as the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -109,9 +110,6 @@ def settings_error(data: Path, name: str, given: dict[str, str]) -> str | None:
         if not os.path.isdir(images):
             return (f"no folder at IMAGES={images}: give the folder that holds one folder of "
                     "images per class")
-        if " " in images:
-            return (f"IMAGES={images} has a space in its path, which make cannot take: link the "
-                    "folder from a path without one")
         return None
     recorded = description["settings"]
     for key in SETTINGS:
@@ -123,11 +121,45 @@ def settings_error(data: Path, name: str, given: dict[str, str]) -> str | None:
     return None
 
 
+def folders(root: str, halves: str = "") -> str:
+    """A fingerprint of IMAGES' class folders (the times of root/, root/*/, root/train/*/ and
+    root/val/*/: a file added or removed changes its folder's) and of the HALVES file. The
+    description records it; make describes the images again when it differs, so that no image
+    path need ever be a word of a make rule."""
+    stamps = []
+    for top in ("", "train", "val"):
+        try:
+            entries = [e for e in os.scandir(os.path.join(root, top)) if e.is_dir()]
+        except OSError:
+            continue
+        stamps += [(os.path.join(top, e.name), e.stat().st_mtime_ns) for e in entries]
+    for path in (root, halves):
+        try:
+            info = os.stat(path) if path else None
+        except OSError:
+            info = None
+        stamps.append((path, (info.st_mtime_ns, info.st_size) if info else None))
+    return hashlib.sha256(repr(sorted(stamps, key=str)).encode()).hexdigest()
+
+
+def stale(data: Path, name: str) -> bool:
+    """Whether DATA/<name>'s images changed (by their folders) since they were described."""
+    description = read(data, name)
+    if description is None:
+        return False
+    settings = description["settings"]
+    return description.get("folders") != folders(settings["IMAGES"], settings["HALVES"])
+
+
 def main(argv: list[str]) -> int:
+    """Print the line that refuses the call; else `stale` when the images must be described
+    again; else nothing."""
     data, name, *pairs = argv
     given = dict(pair.split("=", 1) for pair in pairs)
     try:
         line = settings_error(Path(data), name, given)
+        if not line and stale(Path(data), name):
+            line = "stale"
     except UserError as err:
         line = str(err)
     if line:

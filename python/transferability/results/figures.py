@@ -70,9 +70,33 @@ def _notes(src: Source, keys: set[str], missing: list[str]) -> str:
     return "; ".join(notes)
 
 
-def _title(fig: Figure, head: str, src: Source, keys: set[str], missing: list[str]) -> None:
+def _title(fig: Figure, head: str, src: Source, keys: set[str], missing: list[str],
+           classes: str = "") -> None:
     note = _notes(src, keys, missing)
-    fig.suptitle(f"{head}\n{src.title}" + (f"\n{note}" if note else ""), fontsize=10)
+    fig.suptitle(f"{head}\n{src.title}" + (f"\n{note}" if note else "")
+                 + (f"\n{classes}" if classes else ""), fontsize=10)
+
+
+def plain(text: str) -> str:
+    """Text matplotlib draws as it is: a '$' would start its mathtext."""
+    return text.replace("$", r"\$")
+
+
+def halves_line(dataset: str, groups: tuple[str, ...], most: int = 90) -> str:
+    """A user's class folders in half A and half B of the one split drawn, as they are named
+    (shortened past `most` characters a half); empty for a built-in dataset or pooled splits."""
+    record = known().get(dataset)
+    if record is None or record.images is None or len(groups) != 1:
+        return ""
+    parts = []
+    for half in plan.HALVES:
+        names = record.images.names_of(plan.base_net(groups[0], half).train_set)
+        shown = list(names)
+        while len(shown) > 1 and len(", ".join(shown)) > most:
+            shown.pop()
+        rest = len(names) - len(shown)
+        parts.append(f"{half}: {', '.join(shown)}" + (f" (+{rest} more)" if rest else ""))
+    return plain("; ".join(parts))
 
 
 def _no_data(ax: Axes) -> None:
@@ -113,7 +137,8 @@ def figure2(src: Source, groups: tuple[str, ...], label: str) -> Figure:
             _no_data(ax)
     top.legend(loc="best", fontsize=8)
     bottom.set_xlabel(X_LABEL)
-    _title(fig, f"Figure 2: transfer between halves, {label}", src, keys, missing)
+    _title(fig, f"Figure 2: transfer between halves, {label}", src, keys, missing,
+           halves_line(src.dataset, groups))
     return fig
 
 

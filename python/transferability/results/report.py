@@ -25,7 +25,7 @@ from transferability import plan
 from transferability.caffe_env import REPO_ROOT
 from transferability.disk import replacing, write_csv, write_text
 from transferability.nets import caffenet, solver
-from transferability.plan.datasets import IMAGENET
+from transferability.plan.datasets import IMAGENET, Images
 from transferability.results import compare, findings, paper, tables, treatments
 from transferability.results.figures import Source, figure2, figure3, reduced
 
@@ -114,6 +114,18 @@ def _fitted(profile: caffenet.Profile) -> str:
             f"x {profile.data.images.width:g} (WIDTH)")
 
 
+def _class_rows(images: Images) -> list[tuple[str, str]]:
+    """A user's classes, as their folders are named, and each split's halves of them."""
+    rows = [("classes", " | ".join(images.class_names))]
+    for group in dict.fromkeys(plan.group_of_split(s) for s in plan.SPLITS):
+        halves = [plan.base_net(group, h).train_set for h in plan.HALVES]
+        if all(half in dict(images.halves) for half in halves):
+            rows.append((f"{group}'s halves", "; ".join(
+                f"{h}: {' | '.join(images.names_of(half))}"
+                for h, half in zip(plan.HALVES, halves, strict=True))))
+    return rows
+
+
 def settings(dataset: str) -> list[tuple[str, str]]:
     """The profile and schedule the runs were generated with, in epochs beside the paper's; for a
     user's own images first what their data step found and chose."""
@@ -121,7 +133,7 @@ def settings(dataset: str) -> list[tuple[str, str]]:
     images = profile.data.images
     standard, _ = solver.schedules(dataset)
     convs = "-".join(str(c.num_output) for c in profile.convs)
-    rows = [] if images is None else list(images.statements)
+    rows = [] if images is None else [*images.statements, *_class_rows(images)]
     rows += [
         ("network", f"CaffeNet layer sequence, conv {convs}, fc {profile.fc[0]}-{profile.fc[1]}-"
                     f"{profile.classes}, {_crop(profile)}"

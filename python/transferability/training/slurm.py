@@ -184,8 +184,9 @@ def _add_data_job(graph: Graph, settings: Settings,
 
 def sbatch_argv(job: Job, settings: Settings, after: list[str]) -> list[str]:
     """The sbatch command of one job, given the ids of the jobs it waits for."""
+    log = str(job.folder).replace("%", "%%")  # sbatch reads '%' in --output as a pattern
     argv = ["sbatch", "--parsable", f"--job-name={job.name}", f"--chdir={job.folder}",
-            f"--output={job.folder}/slurm-%j.out", "--open-mode=append", "--requeue"]
+            f"--output={log}/slurm-%j.out", "--open-mode=append", "--requeue"]
     if job.gpu:
         argv.append("--gres=gpu:1")
     if after:
