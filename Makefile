@@ -33,7 +33,7 @@ ifneq ($(odd_given),)
 spellings := $(shell PYTHONPATH=python $(PYTHON3) -m transferability.plan.paths $(HERE)/.cache/paths \
   $(foreach v,$(odd_given),$(call shell_quote,$(v)=$(call given,$(v)))))
 $(if $(filter error:,$(firstword $(spellings))),$(error $(wordlist 2,$(words $(spellings)),$(spellings))))
-$(foreach s,$(spellings),$(eval override $(firstword $(subst =, ,$(s))) := $(patsubst $(firstword $(subst =, ,$(s)))=%,%,$(s))))
+$(foreach s,$(spellings),$(eval override $(subst =, := ,$(s))))
 endif
 
 VENV       := $(HERE)/.venv
@@ -379,7 +379,11 @@ include caffe_build/gpu.mk
 CAFFE_PB2 := $(CAFFE_HOME)/lib/python3/dist-packages/caffe/proto/caffe_pb2.py
 $(CAFFE_PB2):
 	@$(MAKE) --no-print-directory caffe
+# (ImageNet's and a user's sets are first written as whole_train and whole_valid, every other
+# one copied out of them: those two wait for Caffe, not only the stamps that name them all)
 $(FASHION_MNIST_STAMPS) $(IMAGENET_STAMPS) $(DIGITS_STAMP): | $(VENV)/.stamp $(CAFFE_PB2)
+$(foreach d,$(IN_DATA) $(if $(OWN),$(OWN_DATA)),$(foreach p,train valid,$(d)/whole_$(p)/lmdb.done)): \
+  | $(VENV)/.stamp $(CAFFE_PB2)
 $(IN_DATA)/lists.done: | $(VENV)/.stamp
 data: | $(VENV)/.stamp
 bench-data: caffe setup

@@ -137,10 +137,12 @@ def test_a_class_folder_changed_is_described_again_and_nothing_else_made(study) 
     root, checkout, args = study
     data_args = [a for a in args if not a.startswith(("ITERS=", "FIGURES="))]
     assert make("data", *data_args, checkout=checkout).stdout == ""
+    built = {p: p.stat().st_mtime_ns for p in (root / f"da ta {ODD}").rglob("lmdb.done")}
     (root / f"my images {ODD}" / "red car" / "more notes.txt").write_text("still no image\n")
     out = make("data", *data_args, checkout=checkout).stdout
-    assert ": 0 lists written, " in out, out
-    assert "build_lmdb" not in out and "derive_lmdb" not in out
+    assert ": 0 lists written, " in out and "images" not in out.splitlines()[-1], out
+    assert {p: p.stat().st_mtime_ns for p in built} == built
+    assert make("data", *data_args, checkout=checkout).stdout == ""
 
 
 @pytest.mark.parametrize("var", ["IMAGES", "DATA", "RUNS", "FIGURES", "RESULTS"])
