@@ -38,11 +38,12 @@ endif
 
 VENV       := $(HERE)/.venv
 PY         := $(VENV)/bin/python
-# A CAFFE_HOME given by the user names an existing install: it is checked, never built.
+# A CAFFE_HOME given by the user names an existing install: it is checked, never built; the
+# project's own, .caffe/, is built (in a sub-make too, which has it from the environment).
 ifeq ($(origin CAFFE_HOME),undefined)
 CAFFE_HOME := $(HERE)/.caffe
-CAFFE_BUILD := 1
 endif
+CAFFE_BUILD := $(if $(filter $(abspath $(HERE)/.caffe),$(abspath $(CAFFE_HOME))),1)
 CAFFE_FLAVOUR ?= auto
 export CAFFE_HOME
 
