@@ -148,7 +148,15 @@ if [ -n "$WHEELS" ]; then
 fi
 
 # --- the source package, through a private apt list ------------------------------
-WORK="$CAFFE_HOME/.work"
+# Caffe's CMake files give the shell some paths unquoted (a glob, a symlink's target): a CAFFE_HOME
+# with a space or a quote is built in a folder without them, and only installed there.
+if [[ "$CAFFE_HOME" =~ ^[A-Za-z0-9._/+@-]+$ ]]; then
+  WORK="$CAFFE_HOME/.work"
+else
+  tmp=${TMPDIR:-/tmp}; [[ "$tmp" =~ ^[A-Za-z0-9._/+@-]+$ ]] || tmp=/tmp
+  WORK="$tmp/transferability-caffe-$(printf %s "$CAFFE_HOME" | sha256sum | cut -c1-12)"
+  say "building in $WORK: Caffe's own build cannot take the path of $CAFFE_HOME"
+fi
 mkdir -p "$WORK/apt/lists/partial" "$WORK/download"
 # Debian's mirror as this machine's apt already knows it, so that no host is written down here.
 mirror=${DEBIAN_MIRROR:-$(debian_mirror "${APT_ETC:-/etc/apt}")}
