@@ -17,6 +17,12 @@ export CAFFE_HOME
 
 # --- what to train ----------------------------------------------------------------------------
 DATASET   ?= $(if $(IMAGENET),imagenet,fashion-mnist)
+# DATASET=imagenet SIZE=32 (or 64) is ImageNet downsampled: the dataset imagenet32, with data and
+# run folders of its own (SIZE is checked once the plan's lists are read, below).
+ifeq ($(DATASET)$(if $(SIZE),+),imagenet+)
+DOWNSAMPLE_ASKED := $(SIZE)
+override DATASET := imagenet$(SIZE)
+endif
 SPLIT     ?= 0
 FASHION_MNIST ?= /usr/share/datasets/fashion-mnist
 DATA      ?= $(CURDIR)/data
@@ -312,6 +318,13 @@ $(PLAN_MK): $(wildcard python/transferability/plan/*.py)
 	@mkdir -p $(@D)
 	@PYTHONPATH=python $(PYTHON3) -m transferability.plan.makerules > $@.tmp && mv $@.tmp $@
 include $(PLAN_MK)
+ifneq ($(PLAN_DATASETS),)
+ifneq ($(DOWNSAMPLE_ASKED),)
+$(if $(filter $(PLAN_DOWNSAMPLED_SIZES),$(DOWNSAMPLE_ASKED)),,$(error SIZE=$(DOWNSAMPLE_ASKED): ImageNet comes downsampled to SIZE=$(call or_list,$(PLAN_DOWNSAMPLED_SIZES)) only))
+else ifneq ($(and $(SIZE),$(filter $(PLAN_DOWNSAMPLED),$(DATASET))),)
+$(if $(filter $(PLAN_IMAGE_$(DATASET)),$(SIZE)),,$(error DATASET=$(DATASET) is ImageNet at $(PLAN_IMAGE_$(DATASET)) pixels$(comma) not SIZE=$(SIZE): give one or the other))
+endif
+endif
 
 # A user's own images: a DATASET=<name> that is not built in (IMAGES=/path the first time).
 # data.mk describes them into DATA/<name>/; DATA/<name>/plan.mk, made from that description and
