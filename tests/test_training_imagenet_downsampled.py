@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import lmdb_items
+from transferability.bench.downsampled import lmdb_bytes
 from transferability.caffe_env import REPO_ROOT
 from transferability.caffe_io import decode_datum
+from transferability.data.lmdb_io import entry_count
 from transferability.data.wordnet import DEFAULT_ROOT
-from transferability.plan import DATA_SETS, figure2_nets, paper_nets
+from transferability.plan import DATA_SETS, DATASETS, figure2_nets, paper_nets
 
 pytestmark = pytest.mark.skipif(not (DEFAULT_ROOT / "data.noun").is_file(),
                                 reason="WordNet 3.0 is not in /usr/share/wordnet")
@@ -53,6 +55,9 @@ def test_the_data_has_every_set_at_32_pixels_in_a_folder_of_its_own(small: Path)
     assert len(records) == 1003
     shapes = {(d.channels, d.height, d.width) for d in map(decode_datum, (v for _, v in records))}
     assert shapes == {(3, 32, 32)}  # 24 x 32 images: the shorter side to 32, the centre square
+    db = data / "imagenet32/whole_train/lmdb"  # the disk plan's record (docs/IMAGENET.md)
+    measured = (db / "data.mdb").stat().st_size / entry_count(db)
+    assert abs(measured / lmdb_bytes(DATASETS["imagenet32"])["record"] - 1) < 0.01, measured
 
 
 def test_figure2_and_every_command_run_on_it(small: Path) -> None:
