@@ -2,8 +2,9 @@
 """Convert a set of images to an LMDB of Datum, as Caffe's convert_imageset ROOT LIST DB does.
 
 Keys %08d_<path> in list order; raw BGR (--gray: grey) uint8 CHW, resized with OpenCV
-(INTER_LINEAR) to RESIZE x RESIZE; decoded on WORKERS threads. Nothing is left at DB unless it
-completes.
+(INTER_LINEAR) to RESIZE x RESIZE (--short-side: the shorter side to RESIZE with INTER_AREA,
+the centre square kept, as ImageNet downsampled); decoded on WORKERS threads. Nothing is left
+at DB unless it completes.
 """
 
 import os
@@ -25,6 +26,8 @@ def main() -> int:
     p.add_argument("--resize", type=int, default=256, help="square side; 0 keeps sizes (256)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="decoding threads (default: the CPU count)")
+    p.add_argument("--short-side", action="store_true",
+                   help="resize the shorter side to RESIZE (INTER_AREA) and keep the centre square")
     p.add_argument("--encoded", action="store_true", help="store encoded images, as --encoded")
     p.add_argument("--gray", action="store_true", help="store one grey channel, as --gray")
     p.add_argument("--skip-bad", action="store_true",
@@ -52,7 +55,8 @@ def main() -> int:
         check_space(args, record)
     skipped = build(args.root, entries, args.db, size=size, workers=args.workers,
                     encoded=args.encoded, skip_bad=args.skip_bad, force=args.force,
-                    progress=not args.quiet, mean=args.mean, gray=args.gray)
+                    progress=not args.quiet, mean=args.mean, gray=args.gray,
+                    short_side=args.short_side)
     for line, why in skipped:
         print(f"skipped image '{entries[line - 1][0]}' (list line {line}): {why}",
               file=sys.stderr)

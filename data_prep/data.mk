@@ -38,7 +38,12 @@ DATA_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 DATA_HALVES := $(PLAN_DATA_HALVES)
 DATA_REDUCED := $(PLAN_DATA_REDUCED)
 FM_DATA := $(DATA)/fashion-mnist
-IN_DATA := $(DATA)/imagenet
+# ImageNet downsampled (DATASET=imagenet SIZE=32, that is imagenet32): the ImageNet steps below
+# into a folder of its own, DATA/imagenet32, each image's shorter side resized to its size and
+# the centre square kept.
+IN_SMALL := $(filter $(PLAN_DOWNSAMPLED),$(DATASET))
+IN_DATA := $(DATA)/$(or $(IN_SMALL),imagenet)
+IN_RESIZE := $(if $(IN_SMALL),$(PLAN_IMAGE_$(IN_SMALL)) --short-side,$(DATA_RESIZE))
 
 # The stamps other targets depend on.
 FASHION_MNIST_STAMPS := $(foreach n,whole $(DATA_HALVES) $(DATA_REDUCED),$(FM_DATA)/$(n).done)
@@ -48,7 +53,7 @@ IMAGENET_STAMPS := $(IMAGENET_PAIRED) $(IMAGENET_REDUCED)
 OWN_DATA := $(DATA)/$(OWN)
 OWN_PAIRED := $(foreach n,whole $(OWN_DATA_HALVES),$(OWN_DATA)/$(n).done)
 OWN_REDUCED := $(foreach n,$(OWN_DATA_REDUCED),$(OWN_DATA)/$(n).done)
-DATA_STAMPS := $(if $(OWN),$(OWN_PAIRED) $(OWN_REDUCED),$(if $(filter imagenet,$(DATASET)),$(IMAGENET_STAMPS),$(FASHION_MNIST_STAMPS)))
+DATA_STAMPS := $(if $(OWN),$(OWN_PAIRED) $(OWN_REDUCED),$(if $(filter imagenet $(IN_SMALL),$(DATASET)),$(IMAGENET_STAMPS),$(FASHION_MNIST_STAMPS)))
 
 # (a fresh clone reads this once before make has written plan.mk: the lists are empty then, and the
 # checks wait for make's second read, after plan.mk is made)
@@ -57,10 +62,10 @@ ifneq ($(PLAN_DATASETS),)
 ifeq ($(filter $(PLAN_DATASETS) $(OWN),$(DATASET)),)
 $(error DATASET=$(DATASET) is not one of: $(PLAN_DATASETS))
 endif
-ifeq ($(DATASET)$(strip $(IMAGENET)),imagenet)
-$(error DATASET=imagenet needs the ILSVRC-2012 folder: pass IMAGENET=/path/to/ILSVRC2012)
+ifeq ($(if $(IN_SMALL),imagenet,$(DATASET))$(strip $(IMAGENET)),imagenet)
+$(error DATASET=$(DATASET) needs the ILSVRC-2012 folder: pass IMAGENET=/path/to/ILSVRC2012)
 endif
-ifeq ($(DATASET)$(wildcard $(IMAGENET)),imagenet)
+ifeq ($(if $(IN_SMALL),imagenet,$(DATASET))$(wildcard $(IMAGENET)),imagenet)
 $(error no ILSVRC-2012 at IMAGENET=$(IMAGENET) (expected a folder with train/ and val/))
 endif
 endif
@@ -111,7 +116,7 @@ IN_LISTS := $(IN_DATA)/whole_train/files.txt $(IN_DATA)/whole_valid/files.txt
 
 $(IN_DATA)/lists.done: $(IN_SOURCES)
 	@test -n "$(IMAGENET)" || { echo "error: pass IMAGENET=/path/to/ILSVRC2012 (the folder with train/ and val/)" >&2; exit 2; }
-	$(PY) $(DATA_PREP)/make_lists.py "$(IMAGENET)" --out $(IN_DATA) $(LISTS_ARGS)
+	$(PY) $(DATA_PREP)/make_lists.py "$(IMAGENET)" --out $(IN_DATA) $(if $(IN_SMALL),--ilsvrc2012) $(LISTS_ARGS)
 	@touch $@
 $(IN_LISTS): $(IN_DATA)/lists.done ;
 
@@ -124,7 +129,7 @@ $(IN_DATA)/splits.done: $(IN_LISTS)
 # Before it writes, each LMDB step checks that the LMDBs this call still builds fit (one line and
 # exit 2 if not). Each train LMDB's mean image is computed while the LMDB is written.
 data_space = --space-plan $(IN_DATA) --goals '$(or $(MAKECMDGOALS),data)'
-DATA_BUILD_LMDB = $(PY) $(DATA_PREP)/build_lmdb.py --force --resize $(DATA_RESIZE) --workers $(DATA_WORKERS) \
+DATA_BUILD_LMDB = $(PY) $(DATA_PREP)/build_lmdb.py --force --resize $(IN_RESIZE) --workers $(DATA_WORKERS) \
   $(if $(filter 1,$(ENCODED)),--encoded) $(if $(filter 1,$(SKIP_BAD_IMAGES)),--skip-bad) \
   --report $(@D)/skipped.txt $(data_space)
 data_derive = $(PY) $(DATA_PREP)/derive_lmdb.py --force $(1)/whole_$(2)/files.txt $(1)/whole_$(2)/lmdb \

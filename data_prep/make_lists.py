@@ -21,8 +21,11 @@ def main() -> int:
     p.add_argument("--train-list", type=Path, help="Caffe's train.txt instead of listing train/")
     p.add_argument("--val-list", type=Path, help="Caffe's val.txt (validation labels)")
     p.add_argument("--devkit", type=Path, help="ILSVRC2012_devkit_t12 (validation labels)")
+    p.add_argument("--ilsvrc2012", action="store_true",
+                   help="refuse any classes but ILSVRC-2012's 1000 (ImageNet downsampled)")
     args = p.parse_args()
-    train, val = whole_lists(args.imagenet, args.train_list, args.val_list, args.devkit)
+    train, val = whole_lists(args.imagenet, args.train_list, args.val_list, args.devkit,
+                             args.ilsvrc2012)
     for part, entries in (("train", train), ("valid", val)):
         path = layout.file_list(args.out, "whole", part)
         same = path.is_file() and path.read_text() == format_list(entries)

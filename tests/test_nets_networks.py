@@ -35,7 +35,8 @@ def test_committed_files_equal_a_fresh_generation() -> None:
 def test_plan_sizes() -> None:
     assert len(plan.paper_nets()) == 170
     assert len(plan.figure2_nets("0")) == 30
-    assert len(_committed()) == 2 * (2 * len(plan.all_nets()) + len(plan.factor_nets()))
+    assert len(_committed()) == 2 * (len(plan.DATASETS) * len(plan.all_nets())
+                                     + len(plan.factor_nets()))
     assert len(plan.factor_sources()) == 3 * 3 + 1
 
 

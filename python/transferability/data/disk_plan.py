@@ -23,7 +23,7 @@ from transferability.data.lists import Entry, read_list
 from transferability.data.lmdb_io import entry_count, stored_bytes
 from transferability.disk import check_free, human
 from transferability.plan import DATA_SETS, HALF_SETS, REDUCED_PER_CLASS, REDUCED_SETS, layout
-from transferability.plan.datasets import IMAGENET
+from transferability.plan.datasets import IMAGENET, dataset
 from transferability.plan.selections import net_of_name
 
 MEAN_BYTES = 1 << 20  # a 3 x 256 x 256 float mean.binaryproto is 786 kB
@@ -104,7 +104,8 @@ def wanted_sets(goals: Iterable[str], data: Path) -> set[str] | None:
     stamps = {path.absolute(): name for path, name in stamps.items()}
     wanted: set[str] = set()
     for goal in goals:
-        if (named := net_of_name(goal)) and named[0] == IMAGENET.name:
+        if (named := net_of_name(goal)) and IMAGENET.name in (named[0],
+                                                              dataset(named[0]).full_size):
             net = named[1]
             while net is not None:
                 wanted |= {net.train_set, net.valid_set}

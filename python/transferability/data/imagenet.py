@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
+from importlib.resources import files
 from pathlib import Path
 
 from transferability.data.lists import (
@@ -164,9 +165,34 @@ def _devkit_wnids(meta: Path) -> dict[int, str]:
     return {int(s["ILSVRC2012_ID"]): str(s["WNID"]) for s in synsets}
 
 
+ILSVRC2012_WNIDS = "ilsvrc2012_wnids.txt"  # the 1000 classes' WNIDs, sorted: label order
+
+
+def ilsvrc2012_wnids() -> list[str]:
+    return files("transferability.data").joinpath(ILSVRC2012_WNIDS).read_text().split()
+
+
+def check_ilsvrc2012_classes(wnids: Sequence[str], train: str) -> None:
+    """A user error unless the classes are exactly ILSVRC-2012's 1000 (ImageNet downsampled keeps
+    the paper's classes and splits)."""
+    expected = ilsvrc2012_wnids()
+    extra = sorted(set(wnids) - set(expected))
+    missing = sorted(set(expected) - set(wnids))
+    if extra:
+        more = f" (nor are {len(extra) - 1} more)" if len(extra) > 1 else ""
+        raise UserError(f"'{train}/{extra[0]}' is not one of ILSVRC-2012's 1000 classes{more}: "
+                        f"move it out of {train}, which must hold the paper's classes only")
+    if missing:
+        named = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+        raise UserError(f"'{train}' lacks {len(missing)} of ILSVRC-2012's 1000 class folders "
+                        f"({named}): give the whole ILSVRC-2012 train folder")
+
+
 def whole_lists(imagenet: Path, train_list: Path | None = None, val_list: Path | None = None,
-                devkit: Path | None = None) -> tuple[list[Entry], list[Entry]]:
-    """The whole train and validation lists; validation sorted by file name.
+                devkit: Path | None = None, ilsvrc2012: bool = False,
+                ) -> tuple[list[Entry], list[Entry]]:
+    """The whole train and validation lists; validation sorted by file name; with `ilsvrc2012`,
+    a user error unless the classes are ILSVRC-2012's 1000.
 
     Train: Caffe's train.txt when given, else train/<wnid>/*. Validation labels, first found:
     Caffe's val.txt given; val/<wnid>/ folders; the devkit (given, or ILSVRC2012_devkit_t12/ in
@@ -177,7 +203,10 @@ def whole_lists(imagenet: Path, train_list: Path | None = None, val_list: Path |
         raise UserError(f"no ILSVRC-2012 at '{imagenet}' (expected train/<wnid>/*.JPEG and "
                         "val/*.JPEG in it)")
     train = read_list(train_list) if train_list else train_entries(train_dir)
-    val = _val_entries(imagenet, class_wnids(train), val_list, devkit)
+    wnids = class_wnids(train)
+    if ilsvrc2012:
+        check_ilsvrc2012_classes(wnids, str(train_list or train_dir))
+    val = _val_entries(imagenet, wnids, val_list, devkit)
     if not val:
         raise UserError(f"no validation images in '{val_dir}' (expected the 50,000 "
                         "ILSVRC2012_val_*.JPEG, or val/<wnid>/ folders)")

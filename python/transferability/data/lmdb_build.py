@@ -4,7 +4,9 @@ Same output as `convert_imageset [--resize_height H --resize_width W] [--encoded
 LIST DB`: keys `%08d_<path>` with the list's line index, OpenCV's imread (BGR, or grey with
 `gray`) and resize (INTER_LINEAR), raw uint8 CHW Datum. Unlike it, an unreadable image is an
 error unless `skip_bad` is set, and so is a truncated JPEG or PNG, which OpenCV decodes
-grey-filled with only libjpeg's warning.
+grey-filled with only libjpeg's warning. `short_side` (ImageNet downsampled) resizes instead
+each image's shorter side to the size with OpenCV's INTER_AREA (the pixel-area average, a box
+filter when shrinking) and keeps its centre square.
 """
 
 from __future__ import annotations
@@ -41,13 +43,13 @@ def image_datum(path: str, label: int, size: tuple[int, int] | None, encoded: bo
 
 
 def checked_datum(path: str, label: int, size: tuple[int, int] | None,
-                  encoded: bool, gray: bool = False) -> bytes | BadImage:
+                  encoded: bool, gray: bool = False, short_side: bool = False) -> bytes | BadImage:
     """The serialized Datum of one image, or why there is none."""
     try:
         problem = cut_short(path)
         if problem:
             return BadImage(problem)
-        value = _image_datum(path, label, size, encoded, gray)
+        value = _image_datum(path, label, size, encoded, gray, short_side)
     except cv2.error:
         value = None
     except OSError as err:
@@ -82,13 +84,15 @@ def cut_short(path: str) -> str | None:
 
 
 def _image_datum(path: str, label: int, size: tuple[int, int] | None,
-                 encoded: bool, gray: bool = False) -> bytes | None:
+                 encoded: bool, gray: bool = False, short_side: bool = False) -> bytes | None:
     if encoded and size is None:
         return _file_datum(path, label)
     image = cv2.imread(path, cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR)
     if image is None:
         return None
-    if size is not None:
+    if size is not None and short_side:
+        image = centre_square(image, size[0])
+    elif size is not None:
         image = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
     if encoded:
         ok, buf = cv2.imencode("." + path.rsplit(".", 1)[-1].lower(), image)
@@ -98,6 +102,16 @@ def _image_datum(path: str, label: int, size: tuple[int, int] | None,
     height, width, channels = image.shape
     chw = np.ascontiguousarray(image.transpose(2, 0, 1))
     return encode_raw_datum(chw.data, label, channels, height, width)
+
+
+def centre_square(image: np.ndarray, side: int) -> np.ndarray:
+    """The image with its shorter side resized to `side` (INTER_AREA), cut to its centre square."""
+    height, width = image.shape[:2]
+    scale = side / min(height, width)
+    new_h, new_w = max(side, round(height * scale)), max(side, round(width * scale))
+    image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
+    top, left = (new_h - side) // 2, (new_w - side) // 2
+    return np.ascontiguousarray(image[top:top + side, left:left + side])
 
 
 def _file_datum(path: str, label: int) -> bytes | None:
@@ -139,7 +153,8 @@ STALE_HINT = ("; the folder changed after the list was made? make data lists it 
 def build(root: str | Path, entries: Sequence[Entry], db: str | Path, *,
           size: tuple[int, int] | None = (256, 256), workers: int = 2, encoded: bool = False,
           skip_bad: bool = False, force: bool = False, progress: bool = True,
-          mean: str | Path | None = None, gray: bool = False) -> list[tuple[int, str]]:
+          mean: str | Path | None = None, gray: bool = False,
+          short_side: bool = False) -> list[tuple[int, str]]:
     """Write the LMDB (and its mean image to `mean`, in the same pass, when given).
 
     Returns the (1-based) list lines skipped as unreadable or cut short, each with why
@@ -154,7 +169,7 @@ def build(root: str | Path, entries: Sequence[Entry], db: str | Path, *,
                             f"{STALE_HINT}")
     accumulator = MeanAccumulator(f"'{db}'") if mean else None
     with LmdbWriter(db, force=force, records=len(entries)) as writer:
-        load = _loader(root, size, encoded, gray)
+        load = _loader(root, size, encoded, gray, short_side)
         values = ordered_map(load, entries, workers)
         rows = bar(zip(entries, values, strict=True), progress, Path(db).name, total=len(entries))
         for n, ((path, _), value) in enumerate(rows, 1):
@@ -188,10 +203,10 @@ def read_report(path: str | Path) -> set[str]:
     return {line.split("\t", 1)[0] for line in path.read_text().splitlines() if line}
 
 
-def _loader(root: str, size: tuple[int, int] | None, encoded: bool,
-            gray: bool = False) -> Callable[[Entry], bytes | BadImage]:
+def _loader(root: str, size: tuple[int, int] | None, encoded: bool, gray: bool = False,
+            short_side: bool = False) -> Callable[[Entry], bytes | BadImage]:
     def load(entry: Entry) -> bytes | BadImage:
-        return checked_datum(root + entry[0], entry[1], size, encoded, gray)
+        return checked_datum(root + entry[0], entry[1], size, encoded, gray, short_side)
     return load
 
 

@@ -101,9 +101,7 @@ SCALED = Profile(
 )
 
 ARCHITECTURES = {"caffenet": CAFFENET, "scaled": SCALED}
-# Each built-in dataset's CaffeNet: the architecture its record names, for its images and classes.
-PROFILES = {name: replace(ARCHITECTURES[d.profile], data=d) for name, d in DATASETS.items()}
-FITTED = "images"  # the profile a user's own images get: SCALED fitted to their size
+FITTED = "images"  # the profile a user's own images and ImageNet downsampled get: SCALED fitted
 SCALED_CONV1_SIDE = 12  # SCALED's conv1 maps at 28: (28 - 5) // 2 + 1
 POOL = 3  # every pooling layer's kernel (stride 2)
 
@@ -113,11 +111,12 @@ def _pooled(side: int) -> int:
 
 
 def for_images(record: Dataset) -> Profile:
-    """SCALED for a user's own images, as SCALED is CaffeNet for Fashion-MNIST's 28 x 28: conv1's
-    stride the one whose maps come closest to SCALED's 12 (the smaller on a tie), its kernel
-    2 x stride + 1 (5x5 stride 2 at 28, as SCALED), no padding; a pooling layer after conv1, conv2
-    and conv5 only where its input is at least its kernel, so that no map goes to zero; every
-    width times the description's WIDTH. At 28 x 28 and WIDTH 1 it is SCALED."""
+    """SCALED for a user's own images or ImageNet downsampled, as SCALED is CaffeNet for
+    Fashion-MNIST's 28 x 28: conv1's stride the one whose maps come closest to SCALED's 12 (the
+    smaller on a tie), its kernel 2 x stride + 1 (5x5 stride 2 at 28, as SCALED), no padding; a
+    pooling layer after conv1, conv2 and conv5 only where its input is at least its kernel, so
+    that no map goes to zero; every width times the description's WIDTH (1 for a built-in
+    dataset). At 28 x 28 and WIDTH 1 it is SCALED."""
     side = record.image
 
     def conv1_side(stride: int) -> int:
@@ -135,13 +134,7 @@ def for_images(record: Dataset) -> Profile:
             maps = _pooled(maps)
     fitted = replace(SCALED, convs=(conv1, *SCALED.convs[1:]), pool_after=tuple(pools),
                      data=record)
-    return variant(fitted, record.images.width)
-
-
-def profile_of(name: str) -> Profile:
-    """The CaffeNet of DATASET=name, built-in or a user's own images (registered with the plan)."""
-    record = dataset(name)
-    return for_images(record) if record.profile == FITTED else PROFILES[name]
+    return variant(fitted, record.images.width if record.images else 1.0)
 
 
 def _scaled(units: int, width: float) -> int:
@@ -163,6 +156,17 @@ def variant(p: Profile, width: float = 1.0, depth: int = DEPTH) -> Profile:
     pools = p.pool_after if depth == DEPTH else (1, 2, len(convs))
     return replace(p, convs=tuple(convs), fc=tuple(_scaled(f, width) for f in p.fc),
                    pool_after=pools)
+
+
+# Each built-in dataset's CaffeNet: the architecture its record names, for its images and classes.
+PROFILES = {name: for_images(d) if d.profile == FITTED
+            else replace(ARCHITECTURES[d.profile], data=d) for name, d in DATASETS.items()}
+
+
+def profile_of(name: str) -> Profile:
+    """The CaffeNet of DATASET=name, built-in or a user's own images (registered with the plan)."""
+    record = dataset(name)
+    return PROFILES[name] if name in PROFILES else for_images(record)
 
 
 def learnable(p: Profile) -> tuple[str, ...]:

@@ -59,12 +59,13 @@ LR_STEPS = 3  # FASHION_MNIST's max_iter / stepsize
 
 
 def in_epochs(record: Dataset) -> tuple[Schedule, Schedule]:
-    """FASHION_MNIST's schedules for a user's own images: LR_STEPS lr steps of EPOCHS / LR_STEPS
+    """FASHION_MNIST's schedules for a user's own images (and ImageNet downsampled, whose record
+    gives its epochs): LR_STEPS lr steps of EPOCHS / LR_STEPS
     epochs of a half's training set each (16 epochs in all by default, 5.3 a step, as
     Fashion-MNIST's 2500 iterations of 64 of its 30,000), tested and snapshot as often in a step
     as FASHION_MNIST is; the reduced-data schedule the paper's on the same scale, as
     FASHION_MNIST_REDUCED is."""
-    epochs = record.images.epochs
+    epochs = record.epochs
     step = max(1, round(epochs / LR_STEPS * record.train_images_per_half / SCALED.train_batch))
 
     def per_step(every: int) -> int:

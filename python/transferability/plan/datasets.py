@@ -52,6 +52,8 @@ class Dataset:
     profile: str                  # the CaffeNet profile (caffenet.ARCHITECTURES, or "images")
     schedules: str                # the standard and reduced-data solvers (solver.SCHEDULES)
     images: Images | None = None  # a user's own images; None for a built-in dataset
+    full_size: str | None = None  # the dataset this one is downsampled from (imagenet32: imagenet)
+    epochs: float = 0.0           # a schedule in epochs (solver.in_epochs): of a half, in all
 
     def classes_in(self, data_set: str) -> int:
         """Classes a data set of the plan holds (`whole`, `half0A`, `halfnatmanB`, ...)."""
@@ -96,7 +98,21 @@ FASHION_MNIST = Dataset(
     profile="scaled", schedules="scaled",
 )
 
-DATASETS: dict[str, Dataset] = {d.name: d for d in (IMAGENET, FASHION_MNIST)}
+# ImageNet downsampled (Chrabaszcz, Loshchilov and Hutter 2017): the same 1000 classes, lists and
+# splits, each image's short side resized to SIZE and its centre cut square (data_prep/data.mk),
+# the whole image fed to the scaled CaffeNet fitted to that size, 50 validation images a class.
+# EPOCHS: docs/IMAGENET.md, "ImageNet at 32 or 64 pixels" says why 40, and how to confirm them.
+DOWNSAMPLED_SIZES = (32, 64)
+DOWNSAMPLED_EPOCHS = 40.0
+DOWNSAMPLED = tuple(
+    Dataset(name=f"imagenet{size}", classes=IMAGENET.classes, natman=IMAGENET.natman,
+            natman_names=IMAGENET.natman_names, image=size, crop=size, channels=3,
+            train_images_per_half=IMAGENET.train_images_per_half, val_per_class=50,
+            profile="images", schedules="images", full_size=IMAGENET.name,
+            epochs=DOWNSAMPLED_EPOCHS)
+    for size in DOWNSAMPLED_SIZES)
+
+DATASETS: dict[str, Dataset] = {d.name: d for d in (IMAGENET, FASHION_MNIST, *DOWNSAMPLED)}
 _OWN: dict[str, Dataset] = {}  # a user's own images, registered from their description
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from transferability import plan
 from transferability.plan import Net, layout, own
-from transferability.plan.datasets import Dataset
+from transferability.plan.datasets import DOWNSAMPLED, DOWNSAMPLED_SIZES, Dataset
 from transferability.plan.selections import PLANS, net_name
 
 RUNS, DATA = Path("$(RUNS)"), Path("$(DATA)")
@@ -63,8 +63,11 @@ def lists() -> str:
         "PLAN_PER_CLASS": [str(n) for n in plan.REDUCED_PER_CLASS],
         "PLAN_DATA_HALVES": [plan.base_net(g, h).train_set for g in groups for h in plan.HALVES],
         "PLAN_DATA_REDUCED": [plan.reduced_name(n) for n in plan.REDUCED_PER_CLASS],
+        "PLAN_DOWNSAMPLED": [d.name for d in DOWNSAMPLED],
+        "PLAN_DOWNSAMPLED_SIZES": [str(size) for size in DOWNSAMPLED_SIZES],
     }
     values["PLAN_LISTS"] = list(values)
+    values |= {f"PLAN_IMAGE_{d.name}": [str(d.image)] for d in DOWNSAMPLED}
     return "".join(f"{name} := {' '.join(words)}\n" for name, words in values.items())
 
 

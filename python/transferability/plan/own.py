@@ -72,7 +72,7 @@ def record(description: dict) -> Dataset:
         name=d["name"], classes=len(images.class_names), natman=natman, natman_names=None,
         image=d["size"], crop=d["size"], channels=d["channels"],
         train_images_per_half=sum(images.train) // 2, val_per_class=None, profile="images",
-        schedules="images", images=images)
+        schedules="images", images=images, epochs=images.epochs)
 
 
 def load(data: Path, name: str) -> Dataset:

@@ -261,15 +261,25 @@ def metric_line(dataset: str) -> str:
             "the mean of its nets' 10 highest tests (reference/paper_plotted_accuracy.csv).")
 
 
+def stand_in_line(dataset: str) -> str:
+    """How a dataset other than ImageNet stands beside the paper's 227 px ImageNet nets."""
+    record = dataset_record(dataset)
+    if record.full_size:
+        return (f"The paper's nets saw {record.full_size} at 227 x 227 pixels; {dataset} is the "
+                f"same classes and splits at {record.image} x {record.image} with the scaled "
+                "CaffeNet, a different resolution: compare each net less its own base, not the "
+                "accuracies.")
+    return (f"The paper trained on ImageNet; {dataset} is a scaled stand-in: compare each net "
+            "less its own base, not the accuracies.")
+
+
 def report(dataset: str, net_table: Sequence[Mapping[str, Cell]],
            analysis: findings.Analysis, final: findings.Analysis) -> str:
     """`make compare`'s printed report: the tables, with their sources and definitions."""
     parts = [
         f"Top-1 accuracy (%): {dataset} runs beside the paper's (paper: {paper.SOURCE}).",
         metric_line(dataset),
-        *([] if dataset == "imagenet" else [
-            f"The paper trained on ImageNet; {dataset} is a scaled stand-in: compare each net "
-            "less its own base, not the accuracies."]),
+        *([] if dataset == "imagenet" else [stand_in_line(dataset)]),
         "",
         text_table(net_table, NET_SHOWN) if net_table else "(no runs)",
         "",

@@ -286,10 +286,13 @@ FIGURES = ("2", "3", "reduced")
 
 def pooling(dataset: str, halves: str | None) -> bool:
     """`--halves both` pools A and B, `--halves B` keeps target B only. By default ImageNet's
-    equally hard random halves pool, as the paper's figure does; another dataset's halves, of
-    unequal difficulty, do not in a figure of accuracies (the report draws each net less its own
-    base, where they pool)."""
-    return dataset == "imagenet" if halves is None else halves == "both"
+    equally hard random halves pool, as the paper's figure does (at every resolution); another
+    dataset's halves, of unequal difficulty, do not in a figure of accuracies (the report draws
+    each net less its own base, where they pool)."""
+    if halves is not None:
+        return halves == "both"
+    record = known().get(dataset)
+    return record is not None and "imagenet" in (record.name, record.full_size)
 
 
 def run_sources(runs_dir: Path, dataset: str | None, halves: str | None) -> list[Source]:

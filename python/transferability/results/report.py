@@ -109,9 +109,10 @@ def _fitted(profile: caffenet.Profile) -> str:
     """What a user's own images' profile fitted to them (caffenet.for_images)."""
     conv1 = profile.convs[0]
     pools = ", ".join(f"conv{i}" for i in profile.pool_after) or "none"
+    images = profile.data.images
     return (f"; fitted to {profile.image} x {profile.image} x {profile.channels}: conv1 "
-            f"{conv1.kernel}x{conv1.kernel} stride {conv1.stride}, pooling after {pools}, widths "
-            f"x {profile.data.images.width:g} (WIDTH)")
+            f"{conv1.kernel}x{conv1.kernel} stride {conv1.stride}, pooling after {pools}"
+            + ("" if images is None else f", widths x {images.width:g} (WIDTH)"))
 
 
 def _class_rows(images: Images) -> list[tuple[str, str]]:
@@ -137,7 +138,7 @@ def settings(dataset: str) -> list[tuple[str, str]]:
     rows += [
         ("network", f"CaffeNet layer sequence, conv {convs}, fc {profile.fc[0]}-{profile.fc[1]}-"
                     f"{profile.classes}, {_crop(profile)}"
-                    f"{'' if images is None else _fitted(profile)}"),
+                    f"{_fitted(profile) if profile.data.profile == caffenet.FITTED else ''}"),
         ("solver", f"SGD momentum {standard.momentum}, base_lr {standard.base_lr}, lr x "
                    f"{standard.gamma} every {standard.stepsize} iterations, {standard.max_iter} "
                    f"iterations, batch {profile.train_batch}"),
