@@ -164,18 +164,17 @@ def claim2(m: Measured, kernel: str) -> Claim:
 
 
 def claim3(m: Measured, kernel: str) -> Claim:
-    per_n = []
+    per_n = {}
     for n in NS:
         curve = _curve(m, kernel, "baseA-AnB+", "baseA", f"A{n}B+")
-        if any(layer not in curve for layer in LOW + HIGH):
-            continue
-        per_n.append(np.mean([curve[k] for k in LOW], axis=0)
-                     - np.mean([curve[k] for k in HIGH], axis=0))
+        if all(layer in curve for layer in LOW + HIGH):
+            per_n[n] = (np.mean([curve[k] for k in LOW], axis=0)
+                        - np.mean([curve[k] for k in HIGH], axis=0))
     if not per_n:
         return _q_claim(3, kernel, None, "no baseA-AnB+ pair")
-    return _q_claim(3, kernel, np.mean(per_n, axis=0),
+    return _q_claim(3, kernel, np.mean(list(per_n.values()), axis=0),
                     f"over {len(per_n)} of {len(NS)} n; per n (all images): "
-                    + ", ".join(f"{v[0]:+.3f}" for v in per_n))
+                    + ", ".join(f"n={n} {v[0]:+.3f}" for n, v in per_n.items()))
 
 
 def claims(m: Measured, kernels: tuple[str, ...]) -> list[Claim]:

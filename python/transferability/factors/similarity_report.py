@@ -160,6 +160,17 @@ def _widths(m: Measured) -> str:
             f"at the median, {np.max(widths):.3f} at the widest")
 
 
+def _range(m: Measured) -> str:
+    """How far baseA-baseB's CKA moves across the layers (all images), per kernel."""
+    out = []
+    for kernel in KERNELS:
+        vs = [v[0] for layer in m.layers
+              if (v := m.pooled(kernel, "baseA-baseB", "baseA", "baseB", layer)) is not None]
+        if vs:
+            out.append(f"{kernel} {min(vs):.3f} to {max(vs):.3f}")
+    return ("baseA-baseB's CKA across the layers: " + ", ".join(out)) if out else "no baseA-baseB"
+
+
 def _starts(m: Measured) -> str:
     """The solvers' seeds: baseA and baseB share theirs (the plan's), so their initial weights."""
     seeds = ", ".join(f"{key} {seed}" for key, seed in m.seeds.items())
@@ -201,9 +212,9 @@ def findings_markdown(m: Measured, found: Sequence[Claim], where: Mapping[str, s
         "",
         f"- images: {', '.join(f'{m.images[g]} of {g} half B' for g in m.groups)}'s validation "
         "images, spread evenly over the LMDB (every class), the same for every net of a split. "
-        f"Enough: {_widths(m)} (bootstrap over the images, {m.bootstrap} replicates), small "
-        "beside the differences the claims rest on; more images would narrow them as one over "
-        "the square root of their number.",
+        f"How far that many pin CKA down: {_widths(m)} (bootstrap over the images, "
+        f"{m.bootstrap} replicates), beside {_range(m)}; the Gram matrices grow as the square "
+        "of the images (1000: 8 MB each, every net of a split at once per layer).",
         "- kernels: linear CKA, and RBF CKA with sigma the median distance between two images' "
         "activations (the median heuristic), fixed on all images for every replicate.",
         "- activations: each learnable layer's blob after its ReLU (fc8: the logits), the whole "
