@@ -180,22 +180,21 @@ def _starts(m: Measured) -> str:
 
 
 def _cost(m: Measured, seconds: float | None) -> list[dict[str, str]]:
-    keys = [k for g in m.groups for k in m.acc if k.startswith(f"{g}/")]
+    names = set(n for _, a, b, _ in pairs() for n in (a, b))
+    keys = [f"{g}/{name}" for g in m.groups for name in names - set(m.missing[g])]
     train = [m.training[k] for k in keys if k in m.training]
-    nets = sum(len(set(n for _, a, b, _ in pairs() for n in (a, b))) - len(v)
-               for v in m.missing.values())
-    rows = [{"what": f"CKA: the activations of {nets} nets (pycaffe forward passes, HDF5)",
+    rows = [{"what": f"CKA: the activations of {len(keys)} nets (pycaffe forward passes, HDF5)",
              "wall seconds": f"{m.seconds.get('features', 0):.0f}"},
             {"what": "CKA: Gram matrices (both kernels, every net and layer)",
              "wall seconds": f"{m.seconds.get('kernels', 0):.0f}"},
             {"what": f"CKA: every pair, layer and kernel, {m.bootstrap} bootstrap replicates",
              "wall seconds": f"{m.seconds.get('cka', 0):.0f}"}]
     if seconds is not None:
-        rows.append({"what": "the whole command (reading, CKA, verdicts, these files)",
+        rows.append({"what": "the whole command up to writing these files",
                      "wall seconds": f"{seconds:.0f}"})
     if train:
-        rows.append({"what": f"training the {len(train)} finished nets of these splits "
-                             "(their logs, one net per core at a time)",
+        rows.append({"what": f"training these {len(train)} nets (the sum of their logs' wall "
+                             "times; make -j2 trains two at once)",
                      "wall seconds": f"{sum(train):.0f}"})
     return rows
 
