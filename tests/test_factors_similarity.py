@@ -240,3 +240,22 @@ def test_make_similarity_trains_split_0s_nets_then_measures(tmp_path) -> None:
 
 def test_a_similarity_folder_that_cannot_be_written_is_one_line(tmp_path) -> None:
     assert_refused_unwritable(tmp_path, "SIMILARITY_OUT", "similarity")
+
+
+def test_several_splits_pool_replicate_by_replicate() -> None:
+    """A pair two splits have is their mean, replicate by replicate; one split's pair its own."""
+    from transferability.factors.similarity_report import table_rows
+
+    m = _measured([0.9] * 8, None)
+    m.groups, m.images = ["split0", "split1"], {"split0": 40, "split1": 30}
+    for layer in LEARNABLE:
+        m.cka[("split1", "linear", "baseA-baseB", "baseA", "baseB", layer)] = _replicates(0.5)
+    assert np.allclose(m.pooled("linear", "baseA-baseB", "baseA", "baseB", "fc6"),
+                       (_replicates(0.9) + _replicates(0.5)) / 2)
+    assert m.floor("linear", "fc6")[0] == pytest.approx(0.8)  # split 0's seeds alone
+    rows = [r for r in table_rows(m) if r["kernel"] == "linear" and r["layer"] == "fc6"]
+    pair = [r for r in rows if r["pair"] == "baseA-baseB"]
+    assert [(r["splits"], r["images"]) for r in pair] == [
+        ("split0", 40), ("split1", 30), ("mean of split0 split1", 70)]
+    assert pair[-1]["cka"] == pytest.approx(0.7)
+    assert [r["splits"] for r in rows if r["pair"] == "seed floor"] == ["split0", "split0"]
