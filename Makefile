@@ -126,7 +126,8 @@ help: ## list the targets
 	  $(MAKEFILE_LIST) | sed $(foreach v,$(PLAN_LISTS),-e 's/<$(v)>/$(subst $(space),|,$($(v)))/g')
 
 .PHONY: check-args base-A base-B transfer random whole reduced figure2 paper figures compare \
-	figures-paper paper-metric factors factors-grid estimators prototxt noise report study publish
+	figures-paper paper-metric factors factors-grid estimators similarity prototxt noise report study \
+	publish
 
 # --- the demo: the paper's method end to end, small ----------------------------------------
 demo: ## Fashion-MNIST, split 0: figure 2's nets, baseB's noise, the figure and the report (CPU)
@@ -184,11 +185,13 @@ reduced: check-args setup ## PER_CLASS=<PLAN_PER_CLASS> images per class
 
 # --- results ---------------------------------------------------------------------------------
 publish: setup ## RESULTS (results/DATASET): tables, figures, findings with verdicts, report
-	@$(TRANSFERABILITY) report $(RUNS) --data $(DATA) --dataset $(DATASET) --out $(RESULTS) --publish
+	@$(TRANSFERABILITY) report $(RUNS) --data $(DATA) --dataset $(DATASET) --out $(RESULTS) --publish \
+	  --similarity $(SIMILARITY_OUT)
 
 report: setup ## one HTML page: figures, tables, noise and the paper's findings with verdicts
 	@mkdir -p $(RUNS)
-	@$(TRANSFERABILITY) report $(RUNS) --data $(DATA) --dataset $(DATASET) --out $(REPORT)
+	@$(TRANSFERABILITY) report $(RUNS) --data $(DATA) --dataset $(DATASET) --out $(REPORT) \
+	  --similarity $(SIMILARITY_OUT)
 
 figures: setup ## every figure that the runs so far allow, into FIGURES
 	@mkdir -p $(RUNS)
@@ -233,6 +236,21 @@ estimators: check-args setup ## LogME, H-score, LEEP, NCE per layer of the facto
 	  $(RUNS) $(DATA) --grid $(FACTORS_OUT)/grid.csv --out $(ESTIMATORS_OUT) \
 	  --bootstrap $(BOOTSTRAP) --jobs $(FACTORS_JOBS)
 
+# Layer-by-layer CKA of the study's nets beside the transfer they measured: split 0's baseA,
+# baseB, its seed replicates, AnB, AnB+ and BnB+ trained first where missing (Figure 2's and the
+# noise's rules), the other random splits read where finished. ITERS=k runs and other datasets
+# never overwrite the committed results/similarity.
+SIMILARITY_OUT ?= $(if $(or $(ITERS),$(filter-out fashion-mnist,$(DATASET))),$(RUNS)/similarity-results/$(DATASET),$(CURDIR)/results/similarity)
+SIMILARITY_IMAGES ?= 1000
+SIMILARITY_BOOTSTRAP ?= 200
+SIMILARITY_NETS = $(filter-out $(foreach n,$(PLAN_LAYERS_N),$(DATASET)/split0/B$(n)B),\
+  $(FIGURE2_0_$(DATASET))) $(NOISE_0_$(DATASET))
+similarity: check-args setup ## CKA of split 0's nets (+ other splits trained), layer by layer, beside the transfer [SIMILARITY_IMAGES=1000 SIMILARITY_BOOTSTRAP=200]
+	@$(MAKE) --no-print-directory $(SIMILARITY_NETS)
+	OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-$(CORES)} $(TRANSFERABILITY) similarity $(RUNS) \
+	  --data $(DATA) --dataset $(DATASET) --out $(SIMILARITY_OUT) \
+	  --images $(SIMILARITY_IMAGES) --bootstrap $(SIMILARITY_BOOTSTRAP)
+
 prototxt: setup ## regenerate every train_val and solver prototxt from the one definition
 	$(TRANSFERABILITY) generate
 
@@ -264,7 +282,7 @@ unwritable = $(shell d=$(call shell_quote,$(abspath $(1))); while [ ! -e "$$d" ]
 # (or DIR) cannot be written.
 check_writable = $(if $(filter $(2),$(MAKECMDGOALS)),$(if $(call unwritable,$(or $(3),$($(1)))),$(error $(1)=$($(1)) cannot be written (no file can be made in $(call unwritable,$(or $(3),$($(1))))); make it writable or choose another $(1))))
 TRAINING_GOALS := base-A base-B transfer random whole reduced figure2 paper noise study slurm \
-  factors factors-grid estimators %/final.caffemodel
+  factors factors-grid estimators similarity %/final.caffemodel
 $(call check_writable,RUNS,demo $(TRAINING_GOALS) report figures compare)
 $(call check_writable,DATA,demo data data-digits factors-grid estimators %.done)
 $(call check_writable,FIGURES,demo figure2 figures figures-paper factors)
@@ -272,6 +290,7 @@ $(call check_writable,RESULTS,study publish)
 $(call check_writable,REPORT,demo report,$(dir $(REPORT)))
 $(call check_writable,FACTORS_OUT,factors-grid estimators)
 $(call check_writable,ESTIMATORS_OUT,estimators)
+$(call check_writable,SIMILARITY_OUT,similarity)
 
 # --- set-up, tests, benchmarks, and the included fragments -----------------------------------
 $(VENV)/.stamp: pyproject.toml

@@ -22,6 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--publish", action="store_true",
                    help="write OUT/: networks.csv, compare.csv, derived.csv, findings.csv, "
                         "findings.md, figure2*.png, figure3.png, reduced.png and report.html")
+    p.add_argument("--similarity", type=Path, metavar="DIR",
+                   help="`make similarity`'s results: the page shows their claims and figure "
+                        "where DIR has this dataset's")
     p.set_defaults(func=run)
 
 
@@ -30,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
 
     study = report.study(args.runs_dir, args.dataset)
     if args.publish:
-        for path in report.publish(study, args.out):
+        for path in report.publish(study, args.out, args.similarity):
             print(path)
     else:
-        print(report.write(study, args.out))
+        print(report.write(study, args.out, args.similarity))
     return 0

@@ -5,7 +5,6 @@ findings.md with the verdicts and what each estimator cost beside the training i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from statistics import mean
@@ -34,7 +33,7 @@ from transferability.factors.grid_report import WIDTH_COLOURS
 from transferability.factors.rank import interval
 from transferability.factors.report import FLOATS
 from transferability.factors.svm import C_GRID, FOLDS
-from transferability.results.compare import markdown_table
+from transferability.results.compare import markdown_paragraphs, markdown_table
 from transferability.results.figures import save
 from transferability.results.report import provenance
 
@@ -212,22 +211,6 @@ def _finding_sections(found: Sequence[EstimatorFinding]) -> list[str]:
     return lines
 
 
-def _paragraphs(doc: str) -> list[str]:
-    """A docstring as markdown: its paragraphs on one line each, numbered items as a list."""
-    out: list[str] = []
-    for paragraph in doc.strip().split("\n\n"):
-        items: list[str] = []
-        for line in paragraph.splitlines():
-            line = line.strip()
-            if not items or re.match(r"^\d+\. ", line):
-                items.append(line)
-            else:
-                items[-1] += " " + line
-        out += items + [""]
-    return out
-
-
-
 def _layer_taus(correlations: Sequence[dict]) -> list[dict[str, str]]:
     """Per estimator, measured and target: the mean of tau and rho across layers over sources."""
     keys = dict.fromkeys((r["estimator"], r["measured"], r["target"]) for r in correlations
@@ -282,7 +265,7 @@ def findings_markdown(m: Measurements, correlations: Sequence[dict],
         + ("" if m.anb else " (no finished AnB in RUNS: no AnB rows)") + ".",
         "",
     ]
-    lines += _paragraphs(estimator_findings.__doc__ or "")
+    lines += markdown_paragraphs(estimator_findings.__doc__ or "")
     lines += ["## Verdicts"] + _finding_sections(found)
     lines += ["", "## Rank correlations across layers", "",
               "The mean over sources (correlations.csv has each, with its interval, and those "

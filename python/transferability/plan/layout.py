@@ -112,10 +112,13 @@ def data_stamps(data: Path, dataset: str, net: Net) -> list[Path]:
 
 # --- run folders ---------------------------------------------------------------------------------
 # RUNS' own folders that hold no run folders: the factors grid's features (its default --work)
-# and results, the estimators' results, the figures, gpu-check's logs, a user's own images'
-# published results; and RUNS/iters<k>/, the ITERS=k runs' own RUNS.
+# and results, the estimators' results, the similarity's features and results, the figures,
+# gpu-check's logs, a user's own images' published results; and RUNS/iters<k>/, the ITERS=k runs'
+# own RUNS.
 GRID_WORK = "factors-grid"
-NOT_RUNS = (GRID_WORK, "factors-results", "estimators-results", "figures", "gpu-check", "results")
+SIMILARITY_WORK = "similarity"
+NOT_RUNS = (GRID_WORK, "factors-results", "estimators-results", SIMILARITY_WORK,
+            "similarity-results", "figures", "gpu-check", "results")
 
 
 def holds_no_runs(name: str) -> bool:

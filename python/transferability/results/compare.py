@@ -10,6 +10,7 @@ their drops from their own bases are.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 
 from transferability import plan
@@ -302,3 +303,18 @@ def report(dataset: str, net_table: Sequence[Mapping[str, Cell]],
         "Criteria: " + findings.CRITERIA,
     ]
     return "\n".join(parts)
+
+
+def markdown_paragraphs(doc: str) -> list[str]:
+    """A docstring as markdown: its paragraphs on one line each, numbered items as a list."""
+    out: list[str] = []
+    for paragraph in doc.strip().split("\n\n"):
+        items: list[str] = []
+        for line in paragraph.splitlines():
+            line = line.strip()
+            if not items or re.match(r"^\d+\. ", line):
+                items.append(line)
+            else:
+                items[-1] += " " + line
+        out += items + [""]
+    return out

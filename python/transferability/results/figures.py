@@ -124,7 +124,7 @@ def figure2(src: Source, groups: tuple[str, ...], label: str) -> Figure:
         ys = [v for vs in values[name].values() for v in vs]
         top.scatter(xs, ys, s=36, edgecolors="black", linewidths=0.6, zorder=3,
                     label=name + (" (no data)" if name in missing else ""), **STYLE[name])
-    _mean_lines(bottom, {name: treatments.treatment_means(src.acc, reps, name, noise,
+    mean_lines(bottom, {name: treatments.treatment_means(src.acc, reps, name, noise,
                                                           src.relative)
                          for name in treatments.TREATMENTS})
     keys = {u.key(name, n) for u in reps for name in treatments.TREATMENTS[1:]
@@ -142,7 +142,7 @@ def figure2(src: Source, groups: tuple[str, ...], label: str) -> Figure:
     return fig
 
 
-def _mean_lines(ax: Axes, means: Mapping[str, Mapping[int, Estimate]]) -> None:
+def mean_lines(ax: Axes, means: Mapping[str, Mapping[int, Estimate]]) -> None:
     """Each treatment's means from n = 0 (the base) on, with their intervals as error bars."""
     base = means["baseB"].get(0)
     if base is not None:

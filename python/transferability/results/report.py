@@ -9,6 +9,7 @@ the date and the machine's kind; no path of the machine that made it.
 from __future__ import annotations
 
 import base64
+import csv
 import datetime
 import html
 import io
@@ -207,8 +208,38 @@ def study(runs_dir: Path, dataset: str) -> Study:
                  findings.analyse(final, paper.FINAL))
 
 
-def page(st: Study) -> str:
-    """The report's HTML for one dataset's runs."""
+# `make similarity`'s files (factors/similarity_report.py), read back: the report names no module
+# of the later factors stage.
+SIMILARITY_CLAIMS, SIMILARITY_FIGURE = "claims.csv", "similarity.png"
+SIMILARITY_SHOWN: compare.Shown = tuple(
+    (name, lambda r, key=key: str(r[key])) for name, key in (
+        ("claim", "claim"), ("kernel", "kernel"), ("statement", "statement"), ("q", "q"),
+        ("verdict", "verdict"), ("criterion", "criterion"), ("made of", "detail")))
+
+
+def similarity_section(folder: Path | None, dataset: str) -> list[str]:
+    """The CKA claims and figure of `make similarity`, where its folder has this dataset's."""
+    claims = Path(folder) / SIMILARITY_CLAIMS if folder else None
+    if claims is None or not claims.is_file():
+        return []
+    with open(claims, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("dataset") == dataset]
+    if not rows:
+        return []
+    parts = ["<h2 id='similarity'>Why transfer falls off: layer similarity (CKA)</h2>",
+             f"<p>Linear and RBF CKA of the nets of {html.escape(rows[0]['splits'])} on one set "
+             "of half B's validation images, with 95% bootstrap intervals over the images "
+             "(<code>make similarity</code>; its findings.md gives the settings).</p>",
+             _table(rows, SIMILARITY_SHOWN, row_class="verdict")]
+    figure = Path(folder) / SIMILARITY_FIGURE
+    if figure.is_file():
+        data = base64.b64encode(figure.read_bytes()).decode("ascii")
+        parts.append(f"<img alt='CKA by layer' src='data:image/png;base64,{data}'>")
+    return parts
+
+
+def page(st: Study, similarity: Path | None = None) -> str:
+    """The report's HTML for one dataset's runs (and the similarity's, from its folder)."""
     where = provenance()
     esc = html.escape
     parts = [
@@ -250,14 +281,15 @@ def page(st: Study) -> str:
         f"<p>Top-1 accuracy (%) at the final test and as plotted; each side's plotted accuracy "
         f"less its own base (points), the comparable number. Paper: {esc(paper.SOURCE)}.</p>",
         _table(compare.net_rows(st.runs), compare.NET_SHOWN),
+        *similarity_section(similarity, st.dataset),
         "</body></html>",
     ]
     return "\n".join(parts)
 
 
-def write(st: Study, out: Path) -> Path:
+def write(st: Study, out: Path, similarity: Path | None = None) -> Path:
     """Write the page whole or not at all."""
-    return write_text(out, page(st))
+    return write_text(out, page(st, similarity))
 
 
 def study_findings_markdown(st: Study, where: Mapping[str, str]) -> str:
@@ -300,7 +332,7 @@ def study_findings_markdown(st: Study, where: Mapping[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def publish(st: Study, out: Path) -> list[Path]:
+def publish(st: Study, out: Path, similarity: Path | None = None) -> list[Path]:
     """The committed results of a study: tables, figures, findings and the report, in `out`."""
     src = st.source
     rel = replace(src, relative=True)
@@ -323,5 +355,5 @@ def publish(st: Study, out: Path) -> list[Path]:
         with replacing(out / f"{stem}.png") as tmp:
             fig.savefig(tmp, dpi=110, format="png")
         written.append(out / f"{stem}.png")
-    written.append(write(st, out / "report.html"))
+    written.append(write(st, out / "report.html", similarity))
     return written
