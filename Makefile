@@ -18,8 +18,8 @@ odd_chars := : = % * ? [ ] ; ' " | & < > \ ! ` { } $(hash) $$ $(comma) $(lparen)
 odd = $(or $(word 2,x$(1)x),$(strip $(foreach c,$(odd_chars),$(findstring $(c),$(1)))))
 given = $(if $(filter command line environment,$(origin $(1))),$(value $(1)))
 HERE := $(if $(call odd,$(CURDIR)),.,$(CURDIR))
-PATH_VARS := IMAGES HALVES DATA RUNS FIGURES RESULTS REPORT FACTORS_OUT ESTIMATORS_OUT IMAGENET \
-  FASHION_MNIST WORDNET CAFFE_HOME AUTHORS
+PATH_VARS := IMAGES HALVES DATA RUNS FIGURES RESULTS REPORT FACTORS_OUT ESTIMATORS_OUT SIMILARITY_OUT \
+  IMAGENET FASHION_MNIST WORDNET CAFFE_HOME AUTHORS
 odd_given := $(strip $(foreach v,$(PATH_VARS),$(if $(call odd,$(call given,$(v))),$(v))))
 # a line break: a make variable holds one, but no recipe line can carry it ($(shell) drops it)
 define newline
@@ -240,7 +240,7 @@ estimators: check-args setup ## LogME, H-score, LEEP, NCE per layer of the facto
 # baseB, its seed replicates, AnB, AnB+ and BnB+ trained first where missing (Figure 2's and the
 # noise's rules), the other random splits read where finished. ITERS=k runs and other datasets
 # never overwrite the committed results/similarity.
-SIMILARITY_OUT ?= $(if $(or $(ITERS),$(filter-out fashion-mnist,$(DATASET))),$(RUNS)/similarity-results/$(DATASET),$(CURDIR)/results/similarity)
+SIMILARITY_OUT ?= $(if $(or $(ITERS),$(filter-out fashion-mnist,$(DATASET))),$(RUNS)/similarity-results/$(DATASET),$(HERE)/results/similarity)
 SIMILARITY_IMAGES ?= 1000
 SIMILARITY_BOOTSTRAP ?= 200
 SIMILARITY_NETS = $(filter-out $(foreach n,$(PLAN_LAYERS_N),$(DATASET)/split0/B$(n)B),\

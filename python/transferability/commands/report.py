@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--publish", action="store_true",
                    help="write OUT/: networks.csv, compare.csv, derived.csv, findings.csv, "
                         "findings.md, figure2*.png, figure3.png, reduced.png and report.html")
-    p.add_argument("--similarity", type=Path, metavar="DIR",
+    p.add_argument("--similarity", type=real_path, metavar="DIR",
                    help="`make similarity`'s results: the page shows their claims and figure "
                         "where DIR has this dataset's")
     p.set_defaults(func=run)

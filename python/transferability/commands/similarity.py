@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
-from transferability.commands import data_argument
+from transferability.commands import data_argument, real_path
 from transferability.disk import check_writable
 from transferability.errors import UserError
 
@@ -23,11 +22,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "(n = 1..7), on one fixed set of half B's validation images, with bootstrap "
                     "intervals over the images; three claims judged. Writes similarity.csv, "
                     "claims.csv, similarity.png/.pdf and findings.md.")
-    p.add_argument("runs", type=Path, metavar="RUNS", help="run folders' root")
+    p.add_argument("runs", type=real_path, metavar="RUNS", help="run folders' root")
     data_argument(p)
     p.add_argument("--dataset", default="fashion-mnist",
                    help="the study's dataset (a built-in one or your own images')")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="results go here")
+    p.add_argument("--out", type=real_path, required=True, metavar="DIR", help="results go here")
     p.add_argument("--images", type=int, default=1000, metavar="N",
                    help="validation images compared (default 1000)")
     p.add_argument("--bootstrap", type=int, default=200, metavar="B",

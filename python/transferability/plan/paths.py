@@ -25,7 +25,7 @@ from pathlib import Path
 SAFE = re.compile(r"[A-Za-z0-9._/+@^~-]*")
 # make's folders for what a command writes: made before they are linked (REPORT is a file: its
 # folder is linked); the others (IMAGES, HALVES, IMAGENET, ...) are linked as they are
-OUTPUTS = ("DATA", "RUNS", "FIGURES", "RESULTS", "FACTORS_OUT", "ESTIMATORS_OUT")
+OUTPUTS = ("DATA", "RUNS", "FIGURES", "RESULTS", "FACTORS_OUT", "ESTIMATORS_OUT", "SIMILARITY_OUT")
 FILES = ("REPORT",)
 
 
