@@ -352,7 +352,7 @@ TORCH_PYTHON ?=
 caffe-stock: $(VENV)/.stamp
 	@CAFFE_STOCK=1 JOBS=$${JOBS:-$$(nproc)} bash caffe_build/build.sh "$(STOCK_CAFFE)" "$(PY)" cpu
 
-bench-cpu: caffe setup caffe-stock ## stock vs patched Caffe (vs PyTorch: TORCH_PYTHON=...) on the demo's net
+bench-cpu: caffe setup caffe-stock ## stock vs patched Caffe (vs PyTorch: TORCH_PYTHON=...) on three nets, with memory
 	$(TRANSFERABILITY) bench-cpu --stock $(STOCK_CAFFE) $(if $(TORCH_PYTHON),--torch-python $(TORCH_PYTHON))
 
 caffe-test: caffe ## Caffe's own gtest suites (gradient checks too) of the layers our patches touch

@@ -12,7 +12,7 @@ from transferability.caffe_env import REPO_ROOT
 
 
 def test_the_pytorch_peer_is_the_demo_net_layer_for_layer() -> None:
-    spec = torch_spec(DEMO_NET, 64)
+    spec = torch_spec(DEMO_NET, 64, 1)
     kinds = [layer["type"] for layer in spec["layers"]]
     assert kinds.count("Convolution") == 5 and kinds.count("InnerProduct") == 3
     assert kinds.count("Pooling") == 3 and kinds.count("LRN") == 2
@@ -22,7 +22,7 @@ def test_the_pytorch_peer_is_the_demo_net_layer_for_layer() -> None:
     assert (conv2["group"], conv2["pad"]) == (2, 2)
     lrn = next(layer for layer in spec["layers"] if layer["type"] == "LRN")
     assert (lrn["local_size"], lrn["beta"]) == (5, 0.75)
-    assert spec["batch"] == 64 and spec["classes"] == 10
+    assert spec["batch"] == 64 and spec["classes"] == 10 and spec["input"] == [1, 28, 28]
 
 
 def test_a_missing_stock_engine_is_one_line(tmp_path: Path) -> None:

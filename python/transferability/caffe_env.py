@@ -33,3 +33,20 @@ def tool_environment(**extra: str) -> dict[str, str]:
     env["GLOG_minloglevel"] = "0"
     env.update(extra)
     return env
+
+
+# The variables that set a thread count of OpenMP or OpenBLAS (OPENBLAS_CORETYPE, a kernel set, is
+# none of them).
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS",
+                    "MKL_NUM_THREADS")
+
+
+def threads_environment(threads: int | None, **extra: str) -> dict[str, str]:
+    """tool_environment with no thread count set but OMP_NUM_THREADS=threads where given: what a
+    user who runs `caffe` outside make has (threads None: nothing set, every core)."""
+    env = {k: v for k, v in tool_environment().items()
+           if k not in THREAD_VARIABLES and not k.startswith("OMP_")}
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = str(threads)
+    env.update(extra)
+    return env

@@ -6,7 +6,8 @@ Run by a Python that has torch (a throwaway venv: torch is no dependency of the 
 
 SPEC.json: {"batch": 64, "input": [C, H, W], "classes": 10, "momentum": 0.9, "weight_decay": ...,
 "layers": [...]}, the layers as `bench.cpu.torch_spec` writes them from the Caffe prototxt. Prints
-one line of JSON: {"step_ms": ..., "threads": ...}, the mean over ITERATIONS after a warm-up.
+one line of JSON: {"step_ms": ..., "threads": ...}, the mean over ITERATIONS after a warm-up
+(a tenth as many steps, from 1 to 10).
 """
 
 import json
@@ -64,7 +65,7 @@ def main() -> None:
         loss_of(net(images), labels).backward()
         optimiser.step()
 
-    for _ in range(max(10, iterations // 10)):
+    for _ in range(max(1, min(10, iterations // 10))):  # CaffeNet's few iterations: one
         step()
     start = time.perf_counter()
     for _ in range(iterations):
