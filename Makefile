@@ -39,7 +39,8 @@ endif
 VENV       := $(HERE)/.venv
 PY         := $(VENV)/bin/python
 # A CAFFE_HOME given by the user names an existing install: it is checked, never built; the
-# project's own, .caffe/, is built (in a sub-make too, which has it from the environment).
+# project's own, .caffe/, is built (in a sub-make too, which has it from the environment), and
+# said to be there already only to a `make caffe`.
 ifeq ($(origin CAFFE_HOME),undefined)
 CAFFE_HOME := $(HERE)/.caffe
 endif
@@ -312,7 +313,8 @@ setup: $(VENV)/.stamp ## .venv/ with the package, its dependencies and pycaffe o
 
 ifdef CAFFE_BUILD
 caffe: $(VENV)/.stamp ## build BVLC Caffe 1.0 (Debian's source package) into CAFFE_HOME (default .caffe/)
-	@JOBS=$${JOBS:-$$(nproc)} bash caffe_build/build.sh "$(CAFFE_HOME)" "$(PY)" $(CAFFE_FLAVOUR)
+	@JOBS=$${JOBS:-$$(nproc)} CAFFE_QUIET=$(if $(filter caffe,$(MAKECMDGOALS)),,1) \
+	  bash caffe_build/build.sh "$(CAFFE_HOME)" "$(PY)" $(CAFFE_FLAVOUR)
 else
 caffe: caffe-check
 endif

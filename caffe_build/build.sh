@@ -100,7 +100,7 @@ if [ -n "$WHEELS" ]; then STAMP_WANT="$STAMP_WANT wheels=${CUDA_WHEELS// /,}"; f
 if [ -n "${CAFFE_BUILD_PLAN:-}" ]; then say "plan: $STAMP_WANT"; exit 0; fi
 if [ -f "$CAFFE_HOME/.stamp" ] && [ "$(cat "$CAFFE_HOME/.stamp")" = "$STAMP_WANT" ] \
    && [ -x "$CAFFE_HOME/bin/caffe" ]; then
-  say "already installed in $CAFFE_HOME ($FLAVOUR)"
+  [ -n "${CAFFE_QUIET:-}" ] || say "already installed in $CAFFE_HOME ($FLAVOUR)"
   exit 0
 fi
 say "building Caffe $VERSION ($FLAVOUR) into $CAFFE_HOME with $JOBS jobs"
